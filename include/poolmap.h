@@ -1,0 +1,295 @@
+/*
+ * poolmap.h - parallel map, for and unzip over a fixed pool of pthreads.
+ *
+ * This header is the whole public API and its manual.
+ *
+ *   Python                                   poolmap
+ *   ---------------------------------------  ---------------------------------
+ *   pool = multiprocessing.Pool(4)           pool_t *pool = pool_create(4);
+ *   results = pool.map(calc_stuff, xs)       pool_map(pool, calc_stuff, ctx,
+ *                                                     xs, sizeof *xs,
+ *                                                     results, sizeof *results, n);
+ *   out1, out2, out3 = zip(*results)         pool_unzip(pool, results, sizeof *results,
+ *                                                       n, columns, 3);
+ *   pool.close(); pool.join()                pool_destroy(pool);
+ *
+ * ---------------------------------------------------------------------------
+ * Model
+ * ---------------------------------------------------------------------------
+ * A pool of N threads is N-1 worker pthreads started by pool_create() plus
+ * the thread that makes a call: the caller always works on its own call's
+ * items, as in OpenMP and pthreadpool. Workers live until pool_destroy().
+ * Every call puts one job descriptor on the pool's one shared queue; items
+ * are claimed in chunks with atomic operations, so a call allocates nothing
+ * and takes no lock per item or per chunk. Idle workers spin briefly, then
+ * sleep and use no CPU.
+ *
+ * A NULL pool is valid wherever a pool_t * is taken by a loop call: the loop
+ * then runs serially on the calling thread with exactly the same semantics
+ * and error contract.
+ *
+ * ---------------------------------------------------------------------------
+ * Errors: the serial-loop contract
+ * ---------------------------------------------------------------------------
+ * Functions return 0 on success or a positive errno value. A callback returns
+ * 0 for success and anything else for failure. When items fail, a loop call
+ * returns the status of the LOWEST-INDEXED failing item; every item below
+ * that index has run; no new item above it starts once the failure is seen
+ * (items above it may or may not have run). That is what the serial loop
+ *
+ *     for (i = 0; i < n; i++) if ((rc = fn(..., i)) != 0) return rc;
+ *
+ * returns, so the result never depends on thread count or timing. The _ex
+ * variants also report that index through pool_opts.failed_index.
+ *
+ * Argument errors are detected before any item runs, and then no callback is
+ * called:
+ *   EINVAL     a NULL callback; a NULL array with n > 0 and a non-zero
+ *              element size; in pool_unzip a NULL column array, a NULL
+ *              column destination, or a column that ends past tuple_size.
+ *   EOVERFLOW  n * element size does not fit in size_t.
+ * n == 0 is valid, returns 0 and calls nothing.
+ *
+ * ---------------------------------------------------------------------------
+ * Thread safety
+ * ---------------------------------------------------------------------------
+ * - Any number of threads may call the loop functions on one pool at the
+ *   same time; each call gets exactly its own results.
+ * - A callback may call a loop function on the same pool (nesting). This
+ *   never deadlocks, even on a pool of 1 or 2 threads: a thread waiting for
+ *   its call first runs that call's unclaimed items itself, and only waits
+ *   for items already running on other threads.
+ * - pool_destroy() must not race with a call that starts after it; calls
+ *   already in flight are waited for. Calling it from inside a callback
+ *   running on that pool is a programming error: it prints a message to
+ *   stderr and aborts, instead of deadlocking.
+ * - Callbacks run on arbitrary pool threads, concurrently with each other;
+ *   they must only write their own outputs (or synchronize themselves).
+ */
+#ifndef POOLMAP_H
+#define POOLMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Marks the exported API; everything else in the library is hidden. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define POOL_API __attribute__((visibility("default")))
+#else
+#define POOL_API
+#endif
+
+/* ======================================================================== */
+/* Version                                                                  */
+/* ======================================================================== */
+
+#define POOLMAP_VERSION_MAJOR 0
+#define POOLMAP_VERSION_MINOR 1
+#define POOLMAP_VERSION_PATCH 0
+
+/* ======================================================================== */
+/* Pool lifecycle                                                           */
+/* ======================================================================== */
+
+/* Opaque pool handle. */
+typedef struct pool pool_t;
+
+/* Largest thread count pool_create() accepts. */
+#define POOL_MAX_THREADS 1024
+
+/*
+ * pool_create - start a pool in which `nthreads` threads work on each call.
+ *
+ * nthreads counts the calling thread, so N-1 workers are started; 0 means the
+ * number of online CPUs. Threads start here and live until pool_destroy();
+ * no thread is created per call. Workers block all signals, so signals go to
+ * the application's own threads.
+ *
+ * Returns the pool, or NULL with errno set and nothing leaked (workers that
+ * did start are joined):
+ *   EINVAL   nthreads > POOL_MAX_THREADS
+ *   ENOMEM   out of memory
+ *   EAGAIN   a worker thread could not be created
+ * Thread safety: may be called from any thread.
+ */
+POOL_API pool_t *pool_create(size_t nthreads);
+
+/*
+ * pool_destroy - wait for calls in flight, join every worker, free the pool.
+ *
+ * pool_destroy(NULL) does nothing. Must not be called from a callback that
+ * runs on `pool` (that would wait for itself): doing so prints a message and
+ * aborts. No call may start on the pool once pool_destroy() has begun.
+ */
+POOL_API void pool_destroy(pool_t *pool);
+
+/*
+ * pool_size - threads that work on one call (the caller counted): the
+ * nthreads given to pool_create(), or the CPU count it chose for 0.
+ * pool_size(NULL) is 1.
+ */
+POOL_API size_t pool_size(const pool_t *pool);
+
+/* ======================================================================== */
+/* Options for the _ex calls                                                */
+/* ======================================================================== */
+
+/* failed_index value meaning "no item failed". */
+#define POOL_NO_INDEX SIZE_MAX
+
+typedef struct pool_opts {
+    /* In: items per claim. 0 picks automatically: large chunks first, then
+     * smaller ones towards the end (guided scheduling), so 10^7 cheap items
+     * cost few claims and uneven items still balance. A fixed chunk > 0
+     * hands out exactly that many items per claim (the last may be short). */
+    size_t chunk;
+    /* Out: index of the lowest failing item (for pool_for_range_ex: the
+     * `begin` of the lowest failing range), or POOL_NO_INDEX when the call
+     * returned 0 or failed on its arguments. */
+    size_t failed_index;
+} pool_opts;
+
+/* Initializer: automatic chunk, no failure. */
+#define POOL_OPTS_INIT { 0, POOL_NO_INDEX }
+
+/* ======================================================================== */
+/* Map                                                                      */
+/* ======================================================================== */
+
+/* Map callback: read one input element, write one output element. */
+typedef int (*pool_map_fn)(void *ctx, const void *in, void *out);
+
+/*
+ * pool_map - apply fn to every input element, writing each result in place.
+ *
+ * Equivalent to
+ *     for (i = 0; i < n; i++)
+ *         if ((rc = fn(ctx, (char *)in + i*in_size, (char *)out + i*out_size)))
+ *             return rc;
+ *     return 0;
+ * with the items spread over the pool; each runs exactly once (until the
+ * first failure, see the error contract above). in_size or out_size may be 0
+ * (then in or out may be NULL and fn gets that pointer unchanged).
+ *
+ * Errors: EINVAL (fn NULL; in NULL with n > 0 and in_size > 0; same for out),
+ * EOVERFLOW (n * in_size or n * out_size overflows), or the status of the
+ * lowest failing item.
+ * Thread safety: see the header comment; safe to nest.
+ */
+POOL_API int pool_map(pool_t *pool, pool_map_fn fn, void *ctx,
+             const void *in, size_t in_size,
+             void *out, size_t out_size, size_t n);
+
+/* pool_map with options; opts may be NULL. */
+POOL_API int pool_map_ex(pool_t *pool, pool_map_fn fn, void *ctx,
+                const void *in, size_t in_size,
+                void *out, size_t out_size, size_t n, pool_opts *opts);
+
+/* ======================================================================== */
+/* For                                                                      */
+/* ======================================================================== */
+
+/* Loop body for one index. */
+typedef int (*pool_for_fn)(void *ctx, size_t i);
+
+/*
+ * pool_for - run fn(ctx, i) for every i in [0, n).
+ *
+ * Equivalent to
+ *     for (i = 0; i < n; i++) if ((rc = fn(ctx, i))) return rc;
+ *     return 0;
+ * Errors: EINVAL (fn NULL) or the status of the lowest failing index.
+ */
+POOL_API int pool_for(pool_t *pool, size_t n, pool_for_fn fn, void *ctx);
+
+/* pool_for with options; opts may be NULL. */
+POOL_API int pool_for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx,
+                pool_opts *opts);
+
+/* Loop body for a contiguous range [begin, end), begin < end. */
+typedef int (*pool_range_fn)(void *ctx, size_t begin, size_t end);
+
+/*
+ * pool_for_range - hand fn contiguous sub-ranges that cover [0, n) exactly
+ * once, so the body's inner loop can be inlined and vectorized.
+ *
+ * Equivalent to calling fn(ctx, b, e) on consecutive ranges
+ * 0 = b0 < e0 = b1 < e1 = ... = n, stopping at the first failure. The error
+ * contract works per range: the call returns the status of the lowest
+ * failing range, every range below it ran, and failed_index (with _ex) is
+ * that range's begin. Range sizes are chosen by the scheduler (or are
+ * opts->chunk, the last one short) and may differ between runs.
+ * Errors: EINVAL (fn NULL) or the status of the lowest failing range.
+ */
+POOL_API int pool_for_range(pool_t *pool, size_t n, pool_range_fn fn, void *ctx);
+
+/* pool_for_range with options; opts may be NULL. */
+POOL_API int pool_for_range_ex(pool_t *pool, size_t n, pool_range_fn fn, void *ctx,
+                      pool_opts *opts);
+
+/* ======================================================================== */
+/* Unzip                                                                    */
+/* ======================================================================== */
+
+/* One output column: the tuple member at `offset`, `size` bytes long, is
+ * copied for every tuple i to dst + i*size. */
+typedef struct pool_column {
+    size_t offset;
+    size_t size;
+    void *dst;
+} pool_column;
+
+/* Column for member `member` of struct `type`, written densely into `dst`. */
+#define POOL_COLUMN(type, member, dst) \
+    ((pool_column){ offsetof(type, member), sizeof(((type *)0)->member), (dst) })
+
+/*
+ * pool_unzip - split an array of n tuples into separate column arrays.
+ *
+ * Equivalent to
+ *     for (i = 0; i < n; i++)
+ *         for (k = 0; k < ncolumns; k++)
+ *             memcpy((char *)columns[k].dst + i*columns[k].size,
+ *                    (const char *)tuples + i*tuple_size + columns[k].offset,
+ *                    columns[k].size);
+ * in parallel with a pool, serially with NULL. Any member size, any number
+ * of columns; columns must not overlap the tuples or each other.
+ * Errors (nothing is copied): EINVAL (tuples NULL, or columns NULL with
+ * ncolumns > 0, or a dst NULL with a non-zero size, when n > 0; a column
+ * with offset + size > tuple_size), EOVERFLOW (n * tuple_size or
+ * n * columns[k].size overflows).
+ */
+POOL_API int pool_unzip(pool_t *pool, const void *tuples, size_t tuple_size, size_t n,
+               const pool_column *columns, size_t ncolumns);
+
+/* Largest tuple_size pool_map_unzip() accepts. */
+#define POOL_TUPLE_MAX 4096
+
+/*
+ * pool_map_unzip - pool_map then pool_unzip in one pass, without the
+ * intermediate tuple array: each thread maps a block of items into a small
+ * tuple buffer on its stack and scatters it into the columns.
+ *
+ * Equivalent to pool_map(fn, in -> tuples) followed by pool_unzip(tuples ->
+ * columns), except that no n-element tuple array exists: fn's `out` points
+ * to a scratch tuple of tuple_size bytes (suitably aligned for any type).
+ * Error contract as pool_map: on failure at item j, every column holds the
+ * results of all items below j. opts may be NULL.
+ * Errors: those of pool_map and pool_unzip, and EINVAL for tuple_size == 0
+ * or tuple_size > POOL_TUPLE_MAX.
+ */
+POOL_API int pool_map_unzip(pool_t *pool, pool_map_fn fn, void *ctx,
+                   const void *in, size_t in_size,
+                   size_t tuple_size, size_t n,
+                   const pool_column *columns, size_t ncolumns,
+                   pool_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POOLMAP_H */

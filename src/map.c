@@ -1,0 +1,318 @@
+/*
+ * map.c - pool_map, pool_for, pool_for_range, pool_unzip, pool_map_unzip:
+ * argument checks, then one job body per call kind, all run by pool__run().
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* p + off, except that a NULL p stays NULL (NULL + 0 is undefined in C). */
+static inline const char *at(const void *p, size_t off)
+{
+    return p ? (const char *)p + off : NULL;
+}
+
+static bool mul_overflows(size_t n, size_t size)
+{
+    return size != 0 && n > SIZE_MAX / size;
+}
+
+/* The common argument check of an array argument. */
+static int check_array(const void *p, size_t size, size_t n)
+{
+    if (p == NULL && n > 0 && size > 0)
+        return EINVAL;
+    if (mul_overflows(n, size))
+        return EOVERFLOW;
+    return 0;
+}
+
+static int check_columns(size_t tuple_size, size_t n, const pool_column *columns,
+                         size_t ncolumns)
+{
+    if (columns == NULL)
+        return ncolumns > 0 && n > 0 ? EINVAL : 0;
+    for (size_t k = 0; k < ncolumns; k++) {
+        const pool_column *c = &columns[k];
+        if (c->offset > tuple_size || c->size > tuple_size - c->offset)
+            return EINVAL;
+        int rc = check_array(c->dst, c->size, n);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Run a prepared job and copy the outcome into opts. */
+static int run(pool_t *pool, struct pool__job *job, pool_opts *opts)
+{
+    int rc = pool__run(pool, job);
+    if (opts && rc != 0)
+        opts->failed_index = job->fail_index;
+    return rc;
+}
+
+static void job_init(struct pool__job *job, size_t n, const pool_opts *opts)
+{
+    memset(job, 0, sizeof *job);
+    job->n = n;
+    job->chunk = opts ? opts->chunk : 0;
+}
+
+/* ---- bodies ------------------------------------------------------------ */
+
+static int map_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
+{
+    pool_map_fn fn = job->fn.map;
+    void *ctx = job->ctx;
+    const char *in = at(job->in, b * job->in_size);
+    char *out = (char *)at(job->out, b * job->out_size);
+    for (size_t i = b; i < e; i++) {
+        if (i >= pool__load_relaxed(&job->stop_at))
+            return 0;
+        int rc = fn(ctx, in, out);
+        if (rc != 0) {
+            *failed = i;
+            return rc;
+        }
+        in = at(in, job->in_size);
+        out = (char *)at(out, job->out_size);
+    }
+    return 0;
+}
+
+static int for_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
+{
+    pool_for_fn fn = job->fn.each;
+    void *ctx = job->ctx;
+    for (size_t i = b; i < e; i++) {
+        if (i >= pool__load_relaxed(&job->stop_at))
+            return 0;
+        int rc = fn(ctx, i);
+        if (rc != 0) {
+            *failed = i;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int range_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
+{
+    int rc = job->fn.range(job->ctx, b, e);
+    if (rc != 0)
+        *failed = b;
+    return rc;
+}
+
+/* Copy one column of `count` tuples starting at `tuples` into dst. The
+ * common member sizes get a constant-size copy the compiler turns into one
+ * load and one store. */
+static void scatter_column(const pool_column *c, const char *tuples, size_t tuple_size,
+                           size_t count, size_t first)
+{
+    const char *src = tuples + c->offset;
+    char *dst = (char *)c->dst + first * c->size;
+    switch (c->size) {
+    case 0:
+        return;
+#define POOL__COPY(sz)                                                        \
+    case sz:                                                                  \
+        for (size_t i = 0; i < count; i++)                                    \
+            memcpy(dst + i * (sz), src + i * tuple_size, (sz));               \
+        return;
+    POOL__COPY(1)
+    POOL__COPY(2)
+    POOL__COPY(4)
+    POOL__COPY(8)
+    POOL__COPY(16)
+#undef POOL__COPY
+    default:
+        for (size_t i = 0; i < count; i++)
+            memcpy(dst + i * c->size, src + i * tuple_size, c->size);
+    }
+}
+
+/* Tuples per block: a block's tuples stay in L1 while every column reads it. */
+#define POOL__UNZIP_BLOCK_BYTES 8192
+
+static void scatter(const struct pool__job *job, const char *tuples, size_t count,
+                    size_t first)
+{
+    for (size_t k = 0; k < job->ncolumns; k++)
+        scatter_column(&job->columns[k], tuples, job->tuple_size, count, first);
+}
+
+static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
+{
+    (void)failed;
+    size_t block = POOL__UNZIP_BLOCK_BYTES / job->tuple_size;
+    if (block == 0)
+        block = 1;
+    for (size_t i = b; i < e; i += block) {
+        size_t count = e - i < block ? e - i : block;
+        scatter(job, (const char *)job->in + i * job->tuple_size, count, i);
+    }
+    return 0;
+}
+
+static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
+{
+    _Alignas(max_align_t) char buf[POOL_TUPLE_MAX];
+    size_t tsz = job->tuple_size;
+    size_t block = sizeof buf / tsz;
+    pool_map_fn fn = job->fn.map;
+    const char *in = at(job->in, b * job->in_size);
+
+    for (size_t i = b; i < e; i += block) {
+        size_t count = e - i < block ? e - i : block;
+        for (size_t k = 0; k < count; k++) {
+            if (i + k >= pool__load_relaxed(&job->stop_at)) {
+                scatter(job, buf, k, i); /* a lower item failed: stop here */
+                return 0;
+            }
+            int rc = fn(job->ctx, in, buf + k * tsz);
+            if (rc != 0) {
+                scatter(job, buf, k, i);
+                *failed = i + k;
+                return rc;
+            }
+            in = at(in, job->in_size);
+        }
+        scatter(job, buf, count, i);
+    }
+    return 0;
+}
+
+/* ---- public calls ------------------------------------------------------ */
+
+int pool_map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
+                void *out, size_t out_size, size_t n, pool_opts *opts)
+{
+    int rc;
+    if (opts)
+        opts->failed_index = POOL_NO_INDEX;
+    if (fn == NULL)
+        return EINVAL;
+    if ((rc = check_array(in, in_size, n)) != 0 || (rc = check_array(out, out_size, n)) != 0)
+        return rc;
+    if (n == 0)
+        return 0;
+
+    struct pool__job job;
+    job_init(&job, n, opts);
+    job.body = map_body;
+    job.fn.map = fn;
+    job.ctx = ctx;
+    job.in = in;
+    job.in_size = in_size;
+    job.out = out;
+    job.out_size = out_size;
+    return run(pool, &job, opts);
+}
+
+int pool_map(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
+             void *out, size_t out_size, size_t n)
+{
+    return pool_map_ex(pool, fn, ctx, in, in_size, out, out_size, n, NULL);
+}
+
+int pool_for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx, pool_opts *opts)
+{
+    if (opts)
+        opts->failed_index = POOL_NO_INDEX;
+    if (fn == NULL)
+        return EINVAL;
+    if (n == 0)
+        return 0;
+
+    struct pool__job job;
+    job_init(&job, n, opts);
+    job.body = for_body;
+    job.fn.each = fn;
+    job.ctx = ctx;
+    return run(pool, &job, opts);
+}
+
+int pool_for(pool_t *pool, size_t n, pool_for_fn fn, void *ctx)
+{
+    return pool_for_ex(pool, n, fn, ctx, NULL);
+}
+
+int pool_for_range_ex(pool_t *pool, size_t n, pool_range_fn fn, void *ctx,
+                      pool_opts *opts)
+{
+    if (opts)
+        opts->failed_index = POOL_NO_INDEX;
+    if (fn == NULL)
+        return EINVAL;
+    if (n == 0)
+        return 0;
+
+    struct pool__job job;
+    job_init(&job, n, opts);
+    job.body = range_body;
+    job.fn.range = fn;
+    job.ctx = ctx;
+    return run(pool, &job, opts);
+}
+
+int pool_for_range(pool_t *pool, size_t n, pool_range_fn fn, void *ctx)
+{
+    return pool_for_range_ex(pool, n, fn, ctx, NULL);
+}
+
+int pool_unzip(pool_t *pool, const void *tuples, size_t tuple_size, size_t n,
+               const pool_column *columns, size_t ncolumns)
+{
+    int rc;
+    if (tuples == NULL && n > 0)
+        return EINVAL;
+    if ((rc = check_columns(tuple_size, n, columns, ncolumns)) != 0)
+        return rc;
+    if (mul_overflows(n, tuple_size))
+        return EOVERFLOW;
+    if (n == 0 || ncolumns == 0 || tuple_size == 0)
+        return 0;
+
+    struct pool__job job;
+    job_init(&job, n, NULL);
+    job.body = unzip_body;
+    job.in = tuples;
+    job.tuple_size = tuple_size;
+    job.columns = columns;
+    job.ncolumns = ncolumns;
+    return run(pool, &job, NULL);
+}
+
+int pool_map_unzip(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
+                   size_t tuple_size, size_t n, const pool_column *columns,
+                   size_t ncolumns, pool_opts *opts)
+{
+    int rc;
+    if (opts)
+        opts->failed_index = POOL_NO_INDEX;
+    if (fn == NULL || tuple_size == 0 || tuple_size > POOL_TUPLE_MAX)
+        return EINVAL;
+    if ((rc = check_array(in, in_size, n)) != 0 ||
+        (rc = check_columns(tuple_size, n, columns, ncolumns)) != 0)
+        return rc;
+    if (n == 0)
+        return 0;
+
+    struct pool__job job;
+    job_init(&job, n, opts);
+    job.body = map_unzip_body;
+    job.fn.map = fn;
+    job.ctx = ctx;
+    job.in = in;
+    job.in_size = in_size;
+    job.tuple_size = tuple_size;
+    job.columns = columns;
+    job.ncolumns = ncolumns;
+    return run(pool, &job, opts);
+}

@@ -1,0 +1,143 @@
+/*
+ * pool.c - pool lifecycle: create, destroy, size, and the worker threads.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+static void *worker_main(void *arg)
+{
+    pool__worker_loop(arg);
+    return NULL;
+}
+
+/* Stop and join the first pool->nworkers workers, then free the pool. */
+static void pool_teardown(pool_t *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    atomic_store(&pool->stop, true);
+    pthread_cond_broadcast(&pool->work_cv);
+    pthread_mutex_unlock(&pool->lock);
+    for (size_t i = 0; i < pool->nworkers; i++)
+        pthread_join(pool->workers[i], NULL);
+    pthread_cond_destroy(&pool->drain_cv);
+    pthread_cond_destroy(&pool->join_cv);
+    pthread_cond_destroy(&pool->work_cv);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->workers);
+    free(pool);
+}
+
+/* Initialise the lock and condition variables; unwind on failure. */
+static int pool_init_sync(pool_t *pool)
+{
+    int rc = pthread_mutex_init(&pool->lock, NULL);
+    if (rc != 0)
+        return rc;
+    if ((rc = pthread_cond_init(&pool->work_cv, NULL)) != 0)
+        goto fail_work;
+    if ((rc = pthread_cond_init(&pool->join_cv, NULL)) != 0)
+        goto fail_join;
+    if ((rc = pthread_cond_init(&pool->drain_cv, NULL)) != 0)
+        goto fail_drain;
+    return 0;
+fail_drain:
+    pthread_cond_destroy(&pool->join_cv);
+fail_join:
+    pthread_cond_destroy(&pool->work_cv);
+fail_work:
+    pthread_mutex_destroy(&pool->lock);
+    return rc;
+}
+
+pool_t *pool_create(size_t nthreads)
+{
+    if (nthreads > POOL_MAX_THREADS) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (nthreads == 0)
+        nthreads = pool__cpu_count();
+    if (nthreads > POOL_MAX_THREADS)
+        nthreads = POOL_MAX_THREADS;
+
+    /* aligned_alloc: the struct has cache-line aligned members. */
+    size_t size = (sizeof(pool_t) + POOL__CACHELINE - 1) / POOL__CACHELINE * POOL__CACHELINE;
+    pool_t *pool = aligned_alloc(POOL__CACHELINE, size);
+    if (pool == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    pool->head = pool->tail = NULL;
+    pool->nsleeping = 0;
+    pool->drained = false;
+    pool->nthreads = nthreads;
+    pool->nworkers = 0;
+    atomic_init(&pool->nqueued, 0);
+    atomic_init(&pool->stop, false);
+    atomic_init(&pool->calls, 0);
+
+    pool->workers = NULL;
+    if (nthreads > 1) {
+        pool->workers = calloc(nthreads - 1, sizeof *pool->workers);
+        if (pool->workers == NULL) {
+            free(pool);
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    int rc = pool_init_sync(pool);
+    if (rc != 0) {
+        free(pool->workers);
+        free(pool);
+        errno = rc == ENOMEM ? ENOMEM : EAGAIN;
+        return NULL;
+    }
+
+    /* Workers inherit a full signal mask: signals belong to the application. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (size_t i = 0; i + 1 < nthreads; i++) {
+        rc = pthread_create(&pool->workers[i], NULL, worker_main, pool);
+        if (rc != 0)
+            break;
+        pool->nworkers++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        pool_teardown(pool);
+        errno = EAGAIN;
+        return NULL;
+    }
+    return pool;
+}
+
+void pool_destroy(pool_t *pool)
+{
+    if (pool == NULL)
+        return;
+    if (pool__running_on(pool)) {
+        fputs("poolmap: pool_destroy() called from a callback running on the "
+              "same pool; it would wait for itself forever. Aborting.\n",
+              stderr);
+        abort();
+    }
+    /* Wait for calls in flight. The last one out sets drained under the
+     * lock (see pool__run), so no call touches the pool after we go on. */
+    pthread_mutex_lock(&pool->lock);
+    size_t before = atomic_fetch_or(&pool->calls, POOL__DESTROYING);
+    if (before != 0)
+        while (!pool->drained)
+            pthread_cond_wait(&pool->drain_cv, &pool->lock);
+    pthread_mutex_unlock(&pool->lock);
+    pool_teardown(pool);
+}
+
+size_t pool_size(const pool_t *pool)
+{
+    return pool ? pool->nthreads : 1;
+}
