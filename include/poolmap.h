@@ -121,7 +121,9 @@ POOL_API pool_t *pool_create(size_t nthreads);
 /*
  * pool_destroy - wait for calls in flight, join every worker, free the pool.
  *
- * pool_destroy(NULL) does nothing. Must not be called from a callback that
+ * Calls in flight include async work not yet done: it is finished first
+ * (call pool_cancel_pending() before to drop what has not started). Futures
+ * remain valid after their pool is destroyed. pool_destroy(NULL) does nothing. Must not be called from a callback that
  * runs on `pool` (that would wait for itself): doing so prints a message and
  * aborts. No call may start on the pool once pool_destroy() has begun.
  */
@@ -287,6 +289,198 @@ POOL_API int pool_map_unzip(pool_t *pool, pool_map_fn fn, void *ctx,
                    size_t tuple_size, size_t n,
                    const pool_column *columns, size_t ncolumns,
                    pool_opts *opts);
+
+/* ======================================================================== */
+/* Futures: async tasks and maps on the same pool                           */
+/* ======================================================================== */
+/*
+ * The concurrent.futures / asyncio half. Async work goes on the same queue
+ * as the blocking calls, in its own lane: workers alternate between the two
+ * lanes, so a long queue of tasks does not starve a pool_map caller, nor the
+ * reverse. Nobody's thread runs async work inside the submitting call; a
+ * pool of 1 (no workers) starts one background worker the first time async
+ * work is submitted. With a NULL pool, async calls run to completion before
+ * they return (the handle is already done).
+ *
+ *   Python                                   poolmap
+ *   ---------------------------------------  ---------------------------------
+ *   fut = executor.submit(fn, arg)           pool_submit(pool, fn, ctx, NULL, &fut)
+ *   fut.result() / wait(timeout=t)           pool_future_wait(fut, t_ns); pool_future_status(fut)
+ *   fut.done()                               pool_future_done(fut)
+ *   fut.cancel()                             pool_future_cancel(fut)
+ *   fut.add_done_callback(cb)                pool_async_opts.on_done
+ *   pool.map_async(fn, xs, callback=cb)      pool_map_async(..., &opts, &fut)
+ *   imap_unordered / as_completed            pool_future_next(fut, t_ns, &begin, &end, &status)
+ *   asyncio.gather(*futs)                    pool_wait_all(futs, n, t_ns)
+ *   wait(futs, FIRST_COMPLETED)              pool_wait_any(futs, n, t_ns, &index)
+ *   loop.run_in_executor(None, fn)           pool_submit + poll() on pool_future_fd(fut)
+ *   shutdown(cancel_futures=True)            pool_cancel_pending(pool); pool_destroy(pool)
+ *
+ * Timeouts are relative, in nanoseconds, measured on CLOCK_MONOTONIC:
+ * POOL_FOREVER (< 0) waits without limit, 0 only polls.
+ *
+ * pool_future_wait and pool_wait_all, waiting forever, run unclaimed items of
+ * the future they wait for on the waiting thread (as a blocking caller
+ * does), so waiting on a future from inside a callback of the same pool
+ * cannot deadlock, even on a pool of 1 or 2. pool_wait_any does so only when
+ * called from a callback of that pool (elsewhere it would hold up "first
+ * completed"). A finite timeout never runs items, so it is honoured.
+ */
+
+typedef struct pool_future pool_future_t;
+
+/* A task: one call. Returns 0 or a failure status; results go through ctx. */
+typedef int (*pool_task_fn)(void *ctx);
+
+/* Completion callback: runs exactly once, after the status is final, on the
+ * thread that completed the future (a worker, or a thread inside
+ * pool_future_wait/cancel/pool_cancel_pending, or the submitter with a NULL
+ * pool). It may submit more work and may call pool_future_free(future). */
+typedef void (*pool_done_fn)(void *arg, pool_future_t *future);
+
+/* pool_async_opts.flags: keep a record of every finished chunk, to be
+ * consumed with pool_future_next(). Costs one small record per chunk. */
+#define POOL_ASYNC_CHUNKS 1u
+
+typedef struct pool_async_opts {
+    size_t chunk;          /* as pool_opts.chunk: 0 = automatic */
+    pool_done_fn on_done;  /* optional completion callback */
+    void *on_done_arg;
+    unsigned flags;        /* POOL_ASYNC_CHUNKS */
+} pool_async_opts;
+
+#define POOL_ASYNC_OPTS_INIT { 0, NULL, NULL, 0 }
+
+/* Wait without limit. */
+#define POOL_FOREVER ((int64_t)-1)
+
+/*
+ * pool_submit - run fn(ctx) on the pool; return at once with a handle.
+ *
+ * *future receives the handle, to be released with pool_future_free().
+ * opts may be NULL (chunk is ignored for a task).
+ * Errors (nothing runs, *future untouched): EINVAL (fn or future NULL),
+ * ENOMEM, EAGAIN (a pool of 1 could not start its background worker).
+ * Thread safety: any thread, also from callbacks.
+ */
+POOL_API int pool_submit(pool_t *pool, pool_task_fn fn, void *ctx,
+                         const pool_async_opts *opts, pool_future_t **future);
+
+/*
+ * pool_map_async / pool_for_async - pool_map / pool_for that return at once
+ * with a handle. The same error contract applies once the handle is done:
+ * pool_future_status() is the lowest failing item's status and
+ * pool_future_failed_index() its index. The arrays must stay valid until the
+ * handle is done.
+ * Errors: those of pool_map / pool_for (checked before anything runs), and
+ * EINVAL for a NULL future, ENOMEM, EAGAIN.
+ */
+POOL_API int pool_map_async(pool_t *pool, pool_map_fn fn, void *ctx,
+                            const void *in, size_t in_size,
+                            void *out, size_t out_size, size_t n,
+                            const pool_async_opts *opts, pool_future_t **future);
+POOL_API int pool_for_async(pool_t *pool, size_t n, pool_for_fn fn, void *ctx,
+                            const pool_async_opts *opts, pool_future_t **future);
+
+/*
+ * pool_future_wait - wait until the future is done, at most timeout_ns.
+ * Returns 0 when done (also if it already was), ETIMEDOUT otherwise.
+ */
+POOL_API int pool_future_wait(pool_future_t *future, int64_t timeout_ns);
+
+/* pool_future_done - true once the status is final. Lock-free. */
+POOL_API int pool_future_done(const pool_future_t *future);
+
+/*
+ * pool_future_status - the final status: 0; the task's status or the map's
+ * lowest failing item's status; ECANCELED when a cancel kept items from
+ * starting and no item below them failed. EBUSY while not done.
+ */
+POOL_API int pool_future_status(const pool_future_t *future);
+
+/*
+ * pool_future_failed_index - once done, the index of the lowest item that
+ * did not complete: the lowest failing item, or for ECANCELED the lowest
+ * item the cancel kept from starting. Every item below it ran; items above
+ * it may or may not have (pool_future_progress counts those that did, and
+ * POOL_ASYNC_CHUNKS records say which). POOL_NO_INDEX when the status is 0
+ * or the future is not done.
+ */
+POOL_API size_t pool_future_failed_index(const pool_future_t *future);
+
+/*
+ * pool_future_progress - items that have run successfully so far, without
+ * locks; *total (if not NULL) receives n (1 for a task). Counted when a
+ * chunk finishes: automatic chunks of a long map are large at first, so set
+ * pool_async_opts.chunk for a finer-grained count.
+ */
+POOL_API size_t pool_future_progress(const pool_future_t *future, size_t *total);
+
+/*
+ * pool_future_cancel - keep the future's items that have not started from
+ * starting: unclaimed items never start, and running chunks stop before
+ * their next item; items already running finish. The future completes as
+ * soon as they have. Its status is then ECANCELED, with failed_index the
+ * lowest item that never started (every item below it ran), unless an item
+ * below that failed (the lowest failure wins, as always), or every item had
+ * already started (the status is then what it would have been).
+ * Returns 0 when the cancel took effect, EBUSY when the future is done or
+ * is a task that has already started.
+ */
+POOL_API int pool_future_cancel(pool_future_t *future);
+
+/*
+ * pool_future_next - the next finished chunk, in completion order, of a
+ * future made with POOL_ASYNC_CHUNKS, while the rest still runs: items
+ * [*begin, *end) have run successfully; if *status != 0, item *end failed
+ * with it. Results stay where the map wrote them; nothing is copied.
+ * Returns 0 with a chunk, ENOENT once the future is done and every chunk has
+ * been returned, ETIMEDOUT, or EINVAL (no POOL_ASYNC_CHUNKS, NULL argument).
+ * Several threads may consume one future; each chunk goes to one of them.
+ */
+POOL_API int pool_future_next(pool_future_t *future, int64_t timeout_ns,
+                              size_t *begin, size_t *end, int *status);
+
+/*
+ * pool_future_fd - a file descriptor that becomes readable (and stays so)
+ * once the future is done, for poll/epoll/libuv loops: eventfd on Linux, a
+ * pipe elsewhere. Owned by the future (closed by pool_future_free); do not
+ * read it or close it. Returns -1 with errno (EMFILE, ENFILE, ENOMEM).
+ */
+POOL_API int pool_future_fd(pool_future_t *future);
+
+/*
+ * pool_future_free - release the handle. A future that is not done yet is
+ * detached: its work goes on and its memory is released when it completes
+ * (on_done still runs). NULL is a no-op. Must not be called twice, nor
+ * while another thread waits on the same future.
+ */
+POOL_API void pool_future_free(pool_future_t *future);
+
+/*
+ * pool_wait_all - asyncio.gather: wait until every future is done, at most
+ * timeout_ns in all. Returns 0 when all are done, ETIMEDOUT, or EINVAL
+ * (futures NULL with n > 0, or a NULL element). Statuses stay on each future.
+ */
+POOL_API int pool_wait_all(pool_future_t *const *futures, size_t n, int64_t timeout_ns);
+
+/*
+ * pool_wait_any - wait until at least one future is done, at most
+ * timeout_ns; *index receives the lowest index of a done future.
+ * Returns 0, ETIMEDOUT, EINVAL (n == 0, NULL arguments), ENOMEM.
+ * Futures may belong to different pools.
+ */
+POOL_API int pool_wait_any(pool_future_t *const *futures, size_t n, int64_t timeout_ns,
+                           size_t *index);
+
+/*
+ * pool_cancel_pending - shutdown(cancel_futures=True): cancel every async
+ * future of the pool (items not started never start; running ones finish).
+ * Blocking calls are not affected. Then pool_destroy() returns as soon as
+ * the running items are done. Without it, pool_destroy() first finishes all
+ * queued async work (shutdown(wait=True)). NULL is a no-op.
+ */
+POOL_API void pool_cancel_pending(pool_t *pool);
 
 #ifdef __cplusplus
 }

@@ -14,12 +14,16 @@
 struct pool__job;
 
 /*
- * A job body runs items [begin, end) of one call. It returns 0 when every
- * item ran (or the rest were skipped because a lower item already failed),
- * else the failing item's status with *failed set to its index.
+ * A job body runs items [begin, end) of one call. On return items
+ * [begin, *stop) have run successfully. It returns 0 when it ran them all or
+ * stopped early because a lower item already failed; otherwise item *stop
+ * failed with the returned status.
  */
 typedef int (*pool__body_fn)(struct pool__job *job, size_t begin, size_t end,
-                             size_t *failed);
+                             size_t *stop);
+
+/* Queue lanes: blocking calls and async work alternate, so neither starves. */
+enum { POOL__LANE_CALL, POOL__LANE_ASYNC, POOL__NLANES };
 
 /*
  * One call of pool_map/for/for_range/unzip: the single descriptor that is
@@ -33,6 +37,7 @@ struct pool__job {
         pool_map_fn map;
         pool_for_fn each;
         pool_range_fn range;
+        pool_task_fn task;
     } fn;
     void *ctx;
     const void *in;
@@ -46,6 +51,8 @@ struct pool__job {
     size_t chunk;     /* fixed items per claim, or 0 for guided */
     size_t min_chunk; /* guided: smallest claim */
     size_t divisor;   /* guided: a claim takes remaining / divisor */
+    struct pool_future *future; /* the async handle, or NULL for a blocking call */
+    unsigned lane;
 
     /* Guarded by pool->lock. */
     struct pool__job *qprev, *qnext;
@@ -53,6 +60,8 @@ struct pool__job {
     bool caller_sleeping; /* caller waits on pool->join_cv */
     size_t fail_index;    /* lowest failure reported so far */
     int fail_status;
+    size_t skipped_at;    /* lowest item claimed but never started */
+    bool cancelled;       /* pool_future_cancel() took effect */
 
     /* Workers attached (written under pool->lock, read by the spinning
      * caller without it). The detaching worker's store is its last access
@@ -76,12 +85,14 @@ struct pool {
     pthread_cond_t drain_cv; /* pool_destroy waiting for calls */
 
     /* Guarded by lock. */
-    struct pool__job *head, *tail;
+    struct {
+        struct pool__job *head, *tail;
+    } lanes[POOL__NLANES];
     size_t nsleeping;
     bool drained;
 
     size_t nthreads; /* caller included */
-    size_t nworkers; /* started */
+    size_t nworkers; /* started (a pool of 1 starts one for async work) */
     pthread_t *workers;
 
     /* Jobs on the queue, mirrored for workers that spin without the lock. */
@@ -94,9 +105,85 @@ struct pool {
 /* How long an idle thread spins before it sleeps. */
 #define POOL__SPIN_NS 30000ull
 
+/* One finished chunk, kept for pool_future_next() (POOL_ASYNC_CHUNKS). */
+struct pool__record {
+    size_t begin, end;
+    int status;
+    _Atomic int ready;
+};
+
+/* A waiter blocked in pool_wait_any(), registered with each future. */
+struct pool__waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    bool fired;
+};
+struct pool__wnode {
+    struct pool__waiter *waiter;
+    struct pool__wnode *next, *prev;
+};
+
+/*
+ * An async call: the job plus what its handle needs. Waiters use the
+ * future's own lock and condition variable, never the pool's, so a future
+ * stays usable after its pool is destroyed.
+ */
+struct pool_future {
+    struct pool__job job; /* first: a job pointer converts back */
+    pool_t *pool;         /* NULL once done */
+    pool_done_fn on_done;
+    void *on_done_arg;
+    unsigned flags;
+
+    /* Set when done, before `done` is stored with release. */
+    int status;
+    size_t failed_index;
+    _Atomic bool done;
+    bool completing; /* guarded by pool->lock: completion claimed */
+    struct pool_future *finish_next; /* pool__cancel_lane's list */
+
+    pthread_mutex_t lock; /* guards the fields below */
+    pthread_cond_t cv;
+    int fd_read, fd_write; /* completion fd, -1 until pool_future_fd() */
+    struct pool__wnode *waiters;
+    size_t read_pos; /* next record for pool_future_next() */
+    _Atomic bool stream_waiting;
+
+    _Atomic unsigned refs; /* the user's handle + the pool until completion */
+
+    /* Records of finished chunks, when POOL_ASYNC_CHUNKS. */
+    struct pool__record *records;
+    size_t nrecords_cap;
+    POOL__ALIGNED _Atomic size_t nrecords;
+    /* Items that ran successfully: progress. Own line: added per chunk. */
+    POOL__ALIGNED _Atomic size_t items_done;
+};
+
 /* job.c */
 int pool__run(pool_t *pool, struct pool__job *job);
 bool pool__running_on(const pool_t *pool);
 void pool__worker_loop(pool_t *pool);
+void pool__job_prepare(pool_t *pool, struct pool__job *job);
+size_t pool__job_count_chunks(const struct pool__job *job);
+int pool__submit(pool_t *pool, struct pool__job *job);
+void pool__help(pool_t *pool, struct pool__job *job);
+bool pool__cancel(pool_t *pool, struct pool__job *job);
+void pool__cancel_lane(pool_t *pool);
+void pool__call_begin(pool_t *pool);
+void pool__call_end(pool_t *pool);
+
+/* future.c */
+void pool__future_chunk_done(struct pool_future *f, size_t begin, size_t stop, int rc);
+void pool__future_finish(struct pool_future *f);
+
+/* map.c */
+int pool__check_map(pool_map_fn fn, const void *in, size_t in_size, const void *out,
+                    size_t out_size, size_t n);
+void pool__init_map_job(struct pool__job *job, pool_map_fn fn, void *ctx, const void *in,
+                        size_t in_size, void *out, size_t out_size, size_t n);
+void pool__init_for_job(struct pool__job *job, pool_for_fn fn, void *ctx, size_t n);
+
+/* pool.c */
+int pool__ensure_worker(pool_t *pool);
 
 #endif /* POOLMAP_INTERNAL_H */

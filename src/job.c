@@ -3,13 +3,16 @@
  * waits for its helpers.
  *
  * Protocol (pool->lock guards the queue and each job's link fields):
- *   caller  : link job at the tail, wake sleepers, run chunks itself, unlink,
- *             wait until job->attached == 0, return.
- *   worker  : under the lock pick the head job (attached++), rotate it to the
- *             tail so concurrent calls share the workers, run chunks without
- *             the lock, then under the lock report its failure and detach.
+ *   caller  : link job at the tail of its lane, wake sleepers, run chunks
+ *             itself, unlink, wait until job->attached == 0, return.
+ *   worker  : under the lock pick a job (attached++), rotate it to the tail
+ *             so concurrent calls share the workers, run chunks without the
+ *             lock, then under the lock report its failure and detach.
+ *   async   : nobody waits inside the call; the thread whose detach leaves
+ *             an exhausted job with no helper attached completes its future.
  * Items are claimed by CAS on job->next; no lock per chunk or item.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,17 +35,26 @@ bool pool__running_on(const pool_t *pool)
     return false;
 }
 
+/* What one thread's turn at a job came to. */
+struct pool__turn {
+    int rc;         /* status of the failing item, or 0 */
+    size_t failed;  /* its index */
+    size_t skipped; /* lowest item claimed but skipped, or POOL_NO_INDEX */
+};
+
 /* ---- queue (pool->lock held) ------------------------------------------ */
 
 static void queue_link(pool_t *pool, struct pool__job *job)
 {
+    struct pool__job **head = &pool->lanes[job->lane].head;
+    struct pool__job **tail = &pool->lanes[job->lane].tail;
     job->qnext = NULL;
-    job->qprev = pool->tail;
-    if (pool->tail)
-        pool->tail->qnext = job;
+    job->qprev = *tail;
+    if (*tail)
+        (*tail)->qnext = job;
     else
-        pool->head = job;
-    pool->tail = job;
+        *head = job;
+    *tail = job;
     job->linked = true;
     pool__store_relaxed(&pool->nqueued, pool__load_relaxed(&pool->nqueued) + 1);
 }
@@ -54,11 +66,11 @@ static void queue_unlink(pool_t *pool, struct pool__job *job)
     if (job->qprev)
         job->qprev->qnext = job->qnext;
     else
-        pool->head = job->qnext;
+        pool->lanes[job->lane].head = job->qnext;
     if (job->qnext)
         job->qnext->qprev = job->qprev;
     else
-        pool->tail = job->qprev;
+        pool->lanes[job->lane].tail = job->qprev;
     job->qprev = job->qnext = NULL;
     job->linked = false;
     pool__store_relaxed(&pool->nqueued, pool__load_relaxed(&pool->nqueued) - 1);
@@ -71,38 +83,53 @@ static bool job_exhausted(struct pool__job *job)
     return next >= job->n || next >= pool__load_relaxed(&job->stop_at);
 }
 
-/* Report a failure (lock held); keeps the lowest index. */
-static void job_report(struct pool__job *job, size_t index, int status)
+/* Report a thread's turn (lock held); keeps the lowest indices. */
+static void job_report(struct pool__job *job, struct pool__turn turn)
 {
-    if (status != 0 && index < job->fail_index) {
-        job->fail_index = index;
-        job->fail_status = status;
+    if (turn.rc != 0 && turn.failed < job->fail_index) {
+        job->fail_index = turn.failed;
+        job->fail_status = turn.rc;
     }
+    if (turn.skipped < job->skipped_at)
+        job->skipped_at = turn.skipped;
 }
 
 /* ---- claiming and running --------------------------------------------- */
 
-/* Claim the next chunk [*b, *e). Guided: remaining / divisor, never below
- * min_chunk, so claims shrink as the call nears its end. */
+/* Size of the claim that starts at `cur`. Guided: remaining / divisor, never
+ * below min_chunk, so claims shrink as the call nears its end. */
+static size_t job_chunk_at(const struct pool__job *job, size_t cur)
+{
+    size_t rem = job->n - cur;
+    size_t c = job->chunk ? job->chunk : rem / job->divisor;
+    if (job->chunk == 0 && c < job->min_chunk)
+        c = job->min_chunk;
+    return c > rem ? rem : c;
+}
+
+/* Claim the next chunk [*b, *e). */
 static bool job_claim(struct pool__job *job, size_t *b, size_t *e)
 {
-    size_t n = job->n;
     size_t cur = pool__load_relaxed(&job->next);
     size_t end;
     do {
-        if (cur >= n)
+        if (cur >= job->n)
             return false;
-        size_t rem = n - cur;
-        size_t c = job->chunk ? job->chunk : rem / job->divisor;
-        if (c < job->min_chunk)
-            c = job->min_chunk;
-        if (c > rem)
-            c = rem;
-        end = cur + c;
+        end = cur + job_chunk_at(job, cur);
     } while (!pool__cas_weak_relaxed(&job->next, &cur, end));
     *b = cur;
     *e = end;
     return true;
+}
+
+/* The claims follow one deterministic sequence of sizes, whoever makes
+ * them: count it, to size the chunk records of a streamed future. */
+size_t pool__job_count_chunks(const struct pool__job *job)
+{
+    size_t count = 0;
+    for (size_t cur = 0; cur < job->n; cur += job_chunk_at(job, cur))
+        count++;
+    return count;
 }
 
 /* Lower job->stop_at to at most `index`. */
@@ -113,28 +140,46 @@ static void job_stop_at(struct pool__job *job, size_t index)
     }
 }
 
-/* Run claimed chunks until none is left or one fails. Returns the failure
- * status (0 if none) with its index in *failed. */
-static int job_work(pool_t *pool, struct pool__job *job, size_t *failed)
+/* Run one chunk; returns its status. Items [b, *stop) ran; on failure item
+ * *stop failed; with 0 and *stop < e the rest was skipped (stop_at). */
+static int job_chunk(struct pool__job *job, size_t b, size_t e, size_t *stop)
+{
+    *stop = b;
+    int rc = job->body(job, b, e, stop);
+    if (job->future)
+        pool__future_chunk_done(job->future, b, *stop, rc);
+    return rc;
+}
+
+/* Run claimed chunks until none is left or one fails. On return the job is
+ * exhausted: every claim from now on is at or past n or stop_at. */
+static struct pool__turn job_work(pool_t *pool, struct pool__job *job)
 {
     struct pool__frame frame = { pool, pool__frames };
-    size_t b, e;
-    int rc = 0;
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX };
+    size_t b, e, stop;
 
     pool__frames = &frame;
     while (job_claim(job, &b, &e)) {
-        /* Claims only grow, so once one starts at or above a failure, so
-         * does every later one. */
-        if (b >= pool__load_relaxed(&job->stop_at))
+        /* Claims only grow, so once one starts at or above stop_at (a
+         * failure or a cancel), so does every later one. */
+        if (b >= pool__load_relaxed(&job->stop_at)) {
+            turn.skipped = b;
             break;
-        rc = job->body(job, b, e, failed);
-        if (rc != 0) {
-            job_stop_at(job, *failed);
+        }
+        turn.rc = job_chunk(job, b, e, &stop);
+        if (turn.rc != 0) {
+            turn.failed = stop;
+            job_stop_at(job, stop);
+            break;
+        }
+        if (stop < e) {
+            turn.skipped = stop;
             break;
         }
     }
     pool__frames = frame.up;
-    return rc;
+    return turn;
 }
 
 /* The serial loop: NULL pool, one-thread pool, or a call of one chunk. */
@@ -147,7 +192,7 @@ static int job_run_inline(pool_t *pool, struct pool__job *job)
     pool__frames = &frame;
     for (size_t b = 0, e; b < job->n && rc == 0; b = e) {
         e = job->chunk && job->chunk < job->n - b ? b + job->chunk : job->n;
-        rc = job->body(job, b, e, &failed);
+        rc = job_chunk(job, b, e, &failed);
     }
     pool__frames = frame.up;
     if (rc != 0)
@@ -156,34 +201,82 @@ static int job_run_inline(pool_t *pool, struct pool__job *job)
     return rc;
 }
 
+/* ---- completion of async jobs (pool->lock held) ------------------------ */
+
+/* If the async job is over (exhausted, nobody attached) and nobody has
+ * claimed its completion, claim it: settle the future's status and return
+ * it, to be finished with pool__future_finish() after the unlock. */
+static struct pool_future *job_try_complete(pool_t *pool, struct pool__job *job)
+{
+    struct pool_future *f = job->future;
+    if (f == NULL || f->completing || !job_exhausted(job) ||
+        pool__load_relaxed(&job->attached) != 0)
+        return NULL;
+    queue_unlink(pool, job);
+    f->completing = true;
+    /* The lowest item that did not complete decides, as in the serial
+     * loop: a failure, or an item a cancel kept from starting. Without a
+     * cancel, items are only skipped above a failure. */
+    if (job->fail_status != 0 && job->fail_index < job->skipped_at) {
+        f->status = job->fail_status;
+        f->failed_index = job->fail_index;
+    } else if (job->cancelled && job->skipped_at != POOL_NO_INDEX) {
+        f->status = ECANCELED;
+        f->failed_index = job->skipped_at;
+    } else {
+        f->status = job->fail_status;
+        f->failed_index = job->fail_status ? job->fail_index : POOL_NO_INDEX;
+    }
+    return f;
+}
+
+/* Detach a helper from `job` (lock held). Returns a future to finish. */
+static struct pool_future *job_detach(pool_t *pool, struct pool__job *job,
+                                      struct pool__turn turn)
+{
+    queue_unlink(pool, job);
+    job_report(job, turn);
+    if (job->future) {
+        pool__store_relaxed(&job->attached, pool__load_relaxed(&job->attached) - 1);
+        return job_try_complete(pool, job);
+    }
+    bool wake_caller = job->caller_sleeping;
+    /* Last access to a blocking job: its caller may return right after. */
+    pool__store_release(&job->attached, pool__load_relaxed(&job->attached) - 1);
+    if (wake_caller)
+        pthread_cond_broadcast(&pool->join_cv);
+    return NULL;
+}
+
+/* Wake up to `want` sleeping workers (lock held). */
+static void wake_workers(pool_t *pool, size_t want)
+{
+    if (want > pool->nsleeping)
+        want = pool->nsleeping;
+    if (want == pool->nsleeping && want > 1)
+        pthread_cond_broadcast(&pool->work_cv);
+    else
+        for (size_t i = 0; i < want; i++)
+            pthread_cond_signal(&pool->work_cv);
+}
+
 /* ---- the caller's side ------------------------------------------------- */
 
 static int job_run_parallel(pool_t *pool, struct pool__job *job)
 {
-    size_t failed = POOL_NO_INDEX;
-    int rc;
-
     pthread_mutex_lock(&pool->lock);
     queue_link(pool, job);
     /* Wake only as many sleepers as could get an item; spinning workers
      * find the job without a wake-up. */
-    size_t wake = pool->nthreads - 1;
-    if (wake > job->n - 1)
-        wake = job->n - 1;
-    if (wake > pool->nsleeping)
-        wake = pool->nsleeping;
-    if (wake == pool->nsleeping && wake > 1)
-        pthread_cond_broadcast(&pool->work_cv);
-    else
-        for (size_t i = 0; i < wake; i++)
-            pthread_cond_signal(&pool->work_cv);
+    size_t want = pool->nthreads - 1;
+    wake_workers(pool, want < job->n - 1 ? want : job->n - 1);
     pthread_mutex_unlock(&pool->lock);
 
-    rc = job_work(pool, job, &failed);
+    struct pool__turn turn = job_work(pool, job);
 
     pthread_mutex_lock(&pool->lock);
     queue_unlink(pool, job);
-    job_report(job, failed, rc);
+    job_report(job, turn);
     size_t attached = pool__load_relaxed(&job->attached);
     pthread_mutex_unlock(&pool->lock);
 
@@ -208,37 +301,36 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
     return job->fail_status;
 }
 
-int pool__run(pool_t *pool, struct pool__job *job)
+void pool__job_prepare(pool_t *pool, struct pool__job *job)
 {
-    int rc;
-
     job->qprev = job->qnext = NULL;
     job->linked = false;
     job->caller_sleeping = false;
     job->fail_index = POOL_NO_INDEX;
     job->fail_status = 0;
+    job->skipped_at = POOL_NO_INDEX;
+    job->cancelled = false;
     atomic_init(&job->attached, 0);
     atomic_init(&job->next, 0);
     atomic_init(&job->stop_at, SIZE_MAX);
     if (job->chunk > job->n)
         job->chunk = job->n;
+    size_t p = pool ? pool->nthreads : 1;
+    job->divisor = 2 * p;
+    /* Floor for guided claims: about 128 claims per thread at most, so tiny
+     * items do not drown in claims. */
+    job->min_chunk = job->n / (128 * p);
+    if (job->min_chunk == 0)
+        job->min_chunk = 1;
+}
 
-    if (pool == NULL)
-        return job_run_inline(NULL, job);
-
+void pool__call_begin(pool_t *pool)
+{
     atomic_fetch_add_explicit(&pool->calls, 1, memory_order_relaxed);
-    if (pool->nthreads == 1 || job->n == 1 || job->chunk == job->n) {
-        rc = job_run_inline(pool, job);
-    } else {
-        size_t p = pool->nthreads;
-        job->divisor = 2 * p;
-        /* Floor for guided claims: about 128 claims per thread at most, so
-         * tiny items do not drown in claims. */
-        job->min_chunk = job->n / (128 * p);
-        if (job->min_chunk == 0)
-            job->min_chunk = 1;
-        rc = job_run_parallel(pool, job);
-    }
+}
+
+void pool__call_end(pool_t *pool)
+{
     /* Last call out while pool_destroy() waits: let it go on. After the
      * unlock this thread does not touch the pool again. */
     if (atomic_fetch_sub_explicit(&pool->calls, 1, memory_order_acq_rel) ==
@@ -248,47 +340,163 @@ int pool__run(pool_t *pool, struct pool__job *job)
         pthread_cond_broadcast(&pool->drain_cv);
         pthread_mutex_unlock(&pool->lock);
     }
+}
+
+int pool__run(pool_t *pool, struct pool__job *job)
+{
+    int rc;
+
+    job->lane = POOL__LANE_CALL;
+    pool__job_prepare(pool, job);
+    if (pool == NULL)
+        return job_run_inline(NULL, job);
+
+    pool__call_begin(pool);
+    if (pool->nthreads == 1 || job->n == 1 || job->chunk == job->n)
+        rc = job_run_inline(pool, job);
+    else
+        rc = job_run_parallel(pool, job);
+    pool__call_end(pool);
     return rc;
+}
+
+/* ---- async jobs -------------------------------------------------------- */
+
+int pool__submit(pool_t *pool, struct pool__job *job)
+{
+    job->lane = POOL__LANE_ASYNC;
+    if (pool == NULL)
+        return job_run_inline(NULL, job);
+
+    pthread_mutex_lock(&pool->lock);
+    int rc = pool__ensure_worker(pool);
+    if (rc == 0) {
+        queue_link(pool, job);
+        wake_workers(pool, job->n);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return rc;
+}
+
+void pool__help(pool_t *pool, struct pool__job *job)
+{
+    pthread_mutex_lock(&pool->lock);
+    if (job_exhausted(job)) {
+        pthread_mutex_unlock(&pool->lock);
+        return;
+    }
+    pool__store_relaxed(&job->attached, pool__load_relaxed(&job->attached) + 1);
+    pthread_mutex_unlock(&pool->lock);
+
+    struct pool__turn turn = job_work(pool, job);
+
+    pthread_mutex_lock(&pool->lock);
+    struct pool_future *done = job_detach(pool, job, turn);
+    pthread_mutex_unlock(&pool->lock);
+    if (done)
+        pool__future_finish(done);
+}
+
+/* Keep every item of `job` that has not started from starting (lock held):
+ * claim all unclaimed items, and lower stop_at to 0 so running chunks stop
+ * before their next item. False when there is nothing left to stop: the
+ * future is completing, or it is a task already running. */
+static bool job_cancel_locked(struct pool__job *job)
+{
+    if (job->future->completing)
+        return false;
+    size_t cur = pool__load_relaxed(&job->next);
+    while (cur < job->n && !pool__cas_weak_relaxed(&job->next, &cur, job->n)) {
+    }
+    if (cur >= job->n && job->n == 1)
+        return false;
+    if (cur < job->n && cur < job->skipped_at)
+        job->skipped_at = cur;
+    job->cancelled = true;
+    pool__store_relaxed(&job->stop_at, 0);
+    return true;
+}
+
+bool pool__cancel(pool_t *pool, struct pool__job *job)
+{
+    pthread_mutex_lock(&pool->lock);
+    bool cancelled = job_cancel_locked(job);
+    struct pool_future *done = job_try_complete(pool, job);
+    pthread_mutex_unlock(&pool->lock);
+    if (done)
+        pool__future_finish(done);
+    return cancelled;
+}
+
+void pool__cancel_lane(pool_t *pool)
+{
+    struct pool_future *done = NULL;
+
+    pthread_mutex_lock(&pool->lock);
+    struct pool__job *job = pool->lanes[POOL__LANE_ASYNC].head;
+    while (job) {
+        struct pool__job *next = job->qnext;
+        job_cancel_locked(job);
+        struct pool_future *f = job_try_complete(pool, job);
+        if (f) {
+            f->finish_next = done;
+            done = f;
+        }
+        job = next;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    while (done) {
+        struct pool_future *next = done->finish_next;
+        pool__future_finish(done);
+        done = next;
+    }
 }
 
 /* ---- the worker's side ------------------------------------------------- */
 
-/* Pick a job to help (lock held): the head, rotated to the tail so the next
- * worker helps the next call. Exhausted jobs are dropped from the queue. */
-static struct pool__job *queue_pick(pool_t *pool)
+/* Pick a job to help (lock held), from the lane after the one picked last
+ * time when both have work: a queue of async tasks cannot starve blocking
+ * calls, nor the reverse. Within a lane the head is rotated to the tail so
+ * the next worker helps the next call. Exhausted jobs are dropped. */
+static struct pool__job *queue_pick(pool_t *pool, unsigned *prefer)
 {
-    struct pool__job *job;
-    while ((job = pool->head) != NULL) {
-        if (!job_exhausted(job)) {
-            pool__store_relaxed(&job->attached, pool__load_relaxed(&job->attached) + 1);
-            if (job->qnext) {
-                queue_unlink(pool, job);
-                queue_link(pool, job);
+    for (unsigned k = 0; k < POOL__NLANES; k++) {
+        unsigned lane = (*prefer + k) % POOL__NLANES;
+        struct pool__job *job;
+        while ((job = pool->lanes[lane].head) != NULL) {
+            if (!job_exhausted(job)) {
+                pool__store_relaxed(&job->attached,
+                                    pool__load_relaxed(&job->attached) + 1);
+                if (job->qnext) {
+                    queue_unlink(pool, job);
+                    queue_link(pool, job);
+                }
+                *prefer = (lane + 1) % POOL__NLANES;
+                return job;
             }
-            return job;
+            queue_unlink(pool, job);
         }
-        queue_unlink(pool, job);
     }
     return NULL;
 }
 
 void pool__worker_loop(pool_t *pool)
 {
+    unsigned prefer = POOL__LANE_CALL;
+
     pthread_mutex_lock(&pool->lock);
     for (;;) {
-        struct pool__job *job = queue_pick(pool);
+        struct pool__job *job = queue_pick(pool, &prefer);
         if (job) {
             pthread_mutex_unlock(&pool->lock);
-            size_t failed = POOL_NO_INDEX;
-            int rc = job_work(pool, job, &failed);
+            struct pool__turn turn = job_work(pool, job);
             pthread_mutex_lock(&pool->lock);
-            queue_unlink(pool, job);
-            job_report(job, failed, rc);
-            bool wake_caller = job->caller_sleeping;
-            /* Last access to the job: the caller may return right after. */
-            pool__store_release(&job->attached, pool__load_relaxed(&job->attached) - 1);
-            if (wake_caller)
-                pthread_cond_broadcast(&pool->join_cv);
+            struct pool_future *done = job_detach(pool, job, turn);
+            if (done) {
+                pthread_mutex_unlock(&pool->lock);
+                pool__future_finish(done);
+                pthread_mutex_lock(&pool->lock);
+            }
             continue;
         }
         if (atomic_load(&pool->stop))
@@ -305,7 +513,7 @@ void pool__worker_loop(pool_t *pool)
                 break;
         }
         pthread_mutex_lock(&pool->lock);
-        if (pool->head == NULL && !atomic_load(&pool->stop)) {
+        if (pool__load_relaxed(&pool->nqueued) == 0 && !atomic_load(&pool->stop)) {
             pool->nsleeping++;
             pthread_cond_wait(&pool->work_cv, &pool->lock);
             pool->nsleeping--;

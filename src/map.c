@@ -10,6 +10,9 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
+_Static_assert(POOL_TUPLE_MAX % _Alignof(max_align_t) == 0,
+               "a scratch tuple of POOL_TUPLE_MAX bytes must fit aligned");
+
 /* p + off, except that a NULL p stays NULL (NULL + 0 is undefined in C). */
 static inline const char *at(const void *p, size_t off)
 {
@@ -65,47 +68,46 @@ static void job_init(struct pool__job *job, size_t n, const pool_opts *opts)
 
 /* ---- bodies ------------------------------------------------------------ */
 
-static int map_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
+static int map_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     pool_map_fn fn = job->fn.map;
     void *ctx = job->ctx;
     const char *in = at(job->in, b * job->in_size);
     char *out = (char *)at(job->out, b * job->out_size);
-    for (size_t i = b; i < e; i++) {
+    size_t i;
+    int rc = 0;
+    for (i = b; i < e; i++) {
         if (i >= pool__load_relaxed(&job->stop_at))
-            return 0;
-        int rc = fn(ctx, in, out);
-        if (rc != 0) {
-            *failed = i;
-            return rc;
-        }
+            break;
+        if ((rc = fn(ctx, in, out)) != 0)
+            break;
         in = at(in, job->in_size);
         out = (char *)at(out, job->out_size);
     }
-    return 0;
+    *stop = i;
+    return rc;
 }
 
-static int for_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
+static int for_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     pool_for_fn fn = job->fn.each;
     void *ctx = job->ctx;
-    for (size_t i = b; i < e; i++) {
+    size_t i;
+    int rc = 0;
+    for (i = b; i < e; i++) {
         if (i >= pool__load_relaxed(&job->stop_at))
-            return 0;
-        int rc = fn(ctx, i);
-        if (rc != 0) {
-            *failed = i;
-            return rc;
-        }
+            break;
+        if ((rc = fn(ctx, i)) != 0)
+            break;
     }
-    return 0;
+    *stop = i;
+    return rc;
 }
 
-static int range_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
+static int range_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     int rc = job->fn.range(job->ctx, b, e);
-    if (rc != 0)
-        *failed = b;
+    *stop = rc ? b : e;
     return rc;
 }
 
@@ -115,11 +117,11 @@ static int range_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
 static void scatter_column(const pool_column *c, const char *tuples, size_t tuple_size,
                            size_t count, size_t first)
 {
+    if (c->size == 0)
+        return; /* dst may be NULL: no arithmetic on it */
     const char *src = tuples + c->offset;
     char *dst = (char *)c->dst + first * c->size;
     switch (c->size) {
-    case 0:
-        return;
 #define POOL__COPY(sz)                                                        \
     case sz:                                                                  \
         for (size_t i = 0; i < count; i++)                                    \
@@ -140,31 +142,35 @@ static void scatter_column(const pool_column *c, const char *tuples, size_t tupl
 /* Tuples per block: a block's tuples stay in L1 while every column reads it. */
 #define POOL__UNZIP_BLOCK_BYTES 8192
 
-static void scatter(const struct pool__job *job, const char *tuples, size_t count,
-                    size_t first)
+/* Scatter `count` tuples laid out `stride` bytes apart into the columns,
+ * at column index `first`. */
+static void scatter(const struct pool__job *job, const char *tuples, size_t stride,
+                    size_t count, size_t first)
 {
     for (size_t k = 0; k < job->ncolumns; k++)
-        scatter_column(&job->columns[k], tuples, job->tuple_size, count, first);
+        scatter_column(&job->columns[k], tuples, stride, count, first);
 }
 
-static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
+static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
-    (void)failed;
+    *stop = e;
     size_t block = POOL__UNZIP_BLOCK_BYTES / job->tuple_size;
     if (block == 0)
         block = 1;
     for (size_t i = b; i < e; i += block) {
         size_t count = e - i < block ? e - i : block;
-        scatter(job, (const char *)job->in + i * job->tuple_size, count, i);
+        scatter(job, (const char *)job->in + i * job->tuple_size, job->tuple_size, count, i);
     }
     return 0;
 }
 
-static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
+static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
+    /* Scratch tuples `stride` apart, each aligned for any type. */
     _Alignas(max_align_t) char buf[POOL_TUPLE_MAX];
-    size_t tsz = job->tuple_size;
-    size_t block = sizeof buf / tsz;
+    size_t align = _Alignof(max_align_t);
+    size_t stride = (job->tuple_size + align - 1) / align * align;
+    size_t block = sizeof buf / stride;
     pool_map_fn fn = job->fn.map;
     const char *in = at(job->in, b * job->in_size);
 
@@ -172,20 +178,56 @@ static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *fai
         size_t count = e - i < block ? e - i : block;
         for (size_t k = 0; k < count; k++) {
             if (i + k >= pool__load_relaxed(&job->stop_at)) {
-                scatter(job, buf, k, i); /* a lower item failed: stop here */
+                scatter(job, buf, stride, k, i); /* a lower item failed: stop here */
+                *stop = i + k;
                 return 0;
             }
-            int rc = fn(job->ctx, in, buf + k * tsz);
+            int rc = fn(job->ctx, in, buf + k * stride);
             if (rc != 0) {
-                scatter(job, buf, k, i);
-                *failed = i + k;
+                scatter(job, buf, stride, k, i);
+                *stop = i + k;
                 return rc;
             }
             in = at(in, job->in_size);
         }
-        scatter(job, buf, count, i);
+        scatter(job, buf, stride, count, i);
     }
+    *stop = e;
     return 0;
+}
+
+/* ---- job set-up shared with future.c ------------------------------------ */
+
+int pool__check_map(pool_map_fn fn, const void *in, size_t in_size, const void *out,
+                    size_t out_size, size_t n)
+{
+    int rc;
+    if (fn == NULL)
+        return EINVAL;
+    if ((rc = check_array(in, in_size, n)) != 0 || (rc = check_array(out, out_size, n)) != 0)
+        return rc;
+    return 0;
+}
+
+void pool__init_map_job(struct pool__job *job, pool_map_fn fn, void *ctx, const void *in,
+                        size_t in_size, void *out, size_t out_size, size_t n)
+{
+    job->body = map_body;
+    job->fn.map = fn;
+    job->ctx = ctx;
+    job->in = in;
+    job->in_size = in_size;
+    job->out = out;
+    job->out_size = out_size;
+    job->n = n;
+}
+
+void pool__init_for_job(struct pool__job *job, pool_for_fn fn, void *ctx, size_t n)
+{
+    job->body = for_body;
+    job->fn.each = fn;
+    job->ctx = ctx;
+    job->n = n;
 }
 
 /* ---- public calls ------------------------------------------------------ */
@@ -193,25 +235,15 @@ static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *fai
 int pool_map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
                 void *out, size_t out_size, size_t n, pool_opts *opts)
 {
-    int rc;
     if (opts)
         opts->failed_index = POOL_NO_INDEX;
-    if (fn == NULL)
-        return EINVAL;
-    if ((rc = check_array(in, in_size, n)) != 0 || (rc = check_array(out, out_size, n)) != 0)
+    int rc = pool__check_map(fn, in, in_size, out, out_size, n);
+    if (rc != 0 || n == 0)
         return rc;
-    if (n == 0)
-        return 0;
 
     struct pool__job job;
     job_init(&job, n, opts);
-    job.body = map_body;
-    job.fn.map = fn;
-    job.ctx = ctx;
-    job.in = in;
-    job.in_size = in_size;
-    job.out = out;
-    job.out_size = out_size;
+    pool__init_map_job(&job, fn, ctx, in, in_size, out, out_size, n);
     return run(pool, &job, opts);
 }
 
@@ -232,9 +264,7 @@ int pool_for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx, pool_opts *op
 
     struct pool__job job;
     job_init(&job, n, opts);
-    job.body = for_body;
-    job.fn.each = fn;
-    job.ctx = ctx;
+    pool__init_for_job(&job, fn, ctx, n);
     return run(pool, &job, opts);
 }
 

@@ -5,10 +5,16 @@
 #ifndef POOLMAP_PLATFORM_H
 #define POOLMAP_PLATFORM_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/eventfd.h>
+#endif
 
 /* Hot shared words sit on their own line so that writers do not slow down
  * readers of neighbouring fields (false sharing). */
@@ -51,6 +57,52 @@ static inline size_t pool__cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (size_t)n : 1;
+}
+
+/* A completion event a poll loop can wait on: eventfd on Linux (one fd for
+ * both ends), a non-blocking pipe elsewhere. Returns 0 or an errno value. */
+static inline int pool__event_open(int *rfd, int *wfd)
+{
+#if defined(__linux__)
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0)
+        return errno;
+    *rfd = *wfd = fd;
+#else
+    int p[2];
+    if (pipe(p) != 0)
+        return errno;
+    for (int i = 0; i < 2; i++) {
+        fcntl(p[i], F_SETFD, FD_CLOEXEC);
+        fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK);
+    }
+    *rfd = p[0];
+    *wfd = p[1];
+#endif
+    return 0;
+}
+
+/* Make the event readable; a no-op for fd < 0. Stays readable: nobody reads. */
+static inline void pool__event_signal(int wfd)
+{
+    if (wfd < 0)
+        return;
+#if defined(__linux__)
+    uint64_t one = 1;
+    ssize_t w = write(wfd, &one, sizeof one);
+#else
+    char one = 1;
+    ssize_t w = write(wfd, &one, 1);
+#endif
+    (void)w; /* cannot fail short of a closed fd: the counter or pipe is not full */
+}
+
+static inline void pool__event_close(int rfd, int wfd)
+{
+    if (rfd >= 0)
+        close(rfd);
+    if (wfd >= 0 && wfd != rfd)
+        close(wfd);
 }
 
 #endif /* POOLMAP_PLATFORM_H */

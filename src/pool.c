@@ -31,6 +31,29 @@ static void pool_teardown(pool_t *pool)
     free(pool);
 }
 
+/* Start workers until pool->nworkers == count. Workers inherit a full
+ * signal mask: signals belong to the application's threads. */
+static int start_workers(pool_t *pool, size_t count)
+{
+    sigset_t all, old;
+    int rc = 0;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    while (pool->nworkers < count) {
+        rc = pthread_create(&pool->workers[pool->nworkers], NULL, worker_main, pool);
+        if (rc != 0)
+            break;
+        pool->nworkers++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+int pool__ensure_worker(pool_t *pool)
+{
+    return pool->nworkers > 0 || start_workers(pool, 1) == 0 ? 0 : EAGAIN;
+}
+
 /* Initialise the lock and condition variables; unwind on failure. */
 static int pool_init_sync(pool_t *pool)
 {
@@ -71,7 +94,8 @@ pool_t *pool_create(size_t nthreads)
         errno = ENOMEM;
         return NULL;
     }
-    pool->head = pool->tail = NULL;
+    for (int lane = 0; lane < POOL__NLANES; lane++)
+        pool->lanes[lane].head = pool->lanes[lane].tail = NULL;
     pool->nsleeping = 0;
     pool->drained = false;
     pool->nthreads = nthreads;
@@ -80,14 +104,12 @@ pool_t *pool_create(size_t nthreads)
     atomic_init(&pool->stop, false);
     atomic_init(&pool->calls, 0);
 
-    pool->workers = NULL;
-    if (nthreads > 1) {
-        pool->workers = calloc(nthreads - 1, sizeof *pool->workers);
-        if (pool->workers == NULL) {
-            free(pool);
-            errno = ENOMEM;
-            return NULL;
-        }
+    /* Room for one worker even in a pool of 1: async work starts one. */
+    pool->workers = calloc(nthreads > 1 ? nthreads - 1 : 1, sizeof *pool->workers);
+    if (pool->workers == NULL) {
+        free(pool);
+        errno = ENOMEM;
+        return NULL;
     }
     int rc = pool_init_sync(pool);
     if (rc != 0) {
@@ -97,17 +119,7 @@ pool_t *pool_create(size_t nthreads)
         return NULL;
     }
 
-    /* Workers inherit a full signal mask: signals belong to the application. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    for (size_t i = 0; i + 1 < nthreads; i++) {
-        rc = pthread_create(&pool->workers[i], NULL, worker_main, pool);
-        if (rc != 0)
-            break;
-        pool->nworkers++;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    rc = start_workers(pool, nthreads - 1);
     if (rc != 0) {
         pool_teardown(pool);
         errno = EAGAIN;
