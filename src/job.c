@@ -94,7 +94,7 @@ static bool job_claim(struct pool__job *job, size_t *b, size_t *e)
             return false;
         size_t rem = n - cur;
         size_t c = job->chunk ? job->chunk : rem / job->divisor;
-        if (c < job->min_chunk)
+        if (job->chunk == 0 && c < job->min_chunk)
             c = job->min_chunk;
         if (c > rem)
             c = rem;

@@ -10,6 +10,9 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
+_Static_assert(POOL_TUPLE_MAX % _Alignof(max_align_t) == 0,
+               "a scratch tuple of POOL_TUPLE_MAX bytes must fit aligned");
+
 /* p + off, except that a NULL p stays NULL (NULL + 0 is undefined in C). */
 static inline const char *at(const void *p, size_t off)
 {
@@ -115,11 +118,11 @@ static int range_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
 static void scatter_column(const pool_column *c, const char *tuples, size_t tuple_size,
                            size_t count, size_t first)
 {
+    if (c->size == 0)
+        return; /* dst may be NULL: no arithmetic on it */
     const char *src = tuples + c->offset;
     char *dst = (char *)c->dst + first * c->size;
     switch (c->size) {
-    case 0:
-        return;
 #define POOL__COPY(sz)                                                        \
     case sz:                                                                  \
         for (size_t i = 0; i < count; i++)                                    \
@@ -140,11 +143,13 @@ static void scatter_column(const pool_column *c, const char *tuples, size_t tupl
 /* Tuples per block: a block's tuples stay in L1 while every column reads it. */
 #define POOL__UNZIP_BLOCK_BYTES 8192
 
-static void scatter(const struct pool__job *job, const char *tuples, size_t count,
-                    size_t first)
+/* Scatter `count` tuples laid out `stride` bytes apart into the columns,
+ * at column index `first`. */
+static void scatter(const struct pool__job *job, const char *tuples, size_t stride,
+                    size_t count, size_t first)
 {
     for (size_t k = 0; k < job->ncolumns; k++)
-        scatter_column(&job->columns[k], tuples, job->tuple_size, count, first);
+        scatter_column(&job->columns[k], tuples, stride, count, first);
 }
 
 static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
@@ -155,16 +160,18 @@ static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
         block = 1;
     for (size_t i = b; i < e; i += block) {
         size_t count = e - i < block ? e - i : block;
-        scatter(job, (const char *)job->in + i * job->tuple_size, count, i);
+        scatter(job, (const char *)job->in + i * job->tuple_size, job->tuple_size, count, i);
     }
     return 0;
 }
 
 static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *failed)
 {
+    /* Scratch tuples `stride` apart, each aligned for any type. */
     _Alignas(max_align_t) char buf[POOL_TUPLE_MAX];
-    size_t tsz = job->tuple_size;
-    size_t block = sizeof buf / tsz;
+    size_t align = _Alignof(max_align_t);
+    size_t stride = (job->tuple_size + align - 1) / align * align;
+    size_t block = sizeof buf / stride;
     pool_map_fn fn = job->fn.map;
     const char *in = at(job->in, b * job->in_size);
 
@@ -172,18 +179,18 @@ static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *fai
         size_t count = e - i < block ? e - i : block;
         for (size_t k = 0; k < count; k++) {
             if (i + k >= pool__load_relaxed(&job->stop_at)) {
-                scatter(job, buf, k, i); /* a lower item failed: stop here */
+                scatter(job, buf, stride, k, i); /* a lower item failed: stop here */
                 return 0;
             }
-            int rc = fn(job->ctx, in, buf + k * tsz);
+            int rc = fn(job->ctx, in, buf + k * stride);
             if (rc != 0) {
-                scatter(job, buf, k, i);
+                scatter(job, buf, stride, k, i);
                 *failed = i + k;
                 return rc;
             }
             in = at(in, job->in_size);
         }
-        scatter(job, buf, count, i);
+        scatter(job, buf, stride, count, i);
     }
     return 0;
 }
