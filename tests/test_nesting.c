@@ -1,0 +1,476 @@
+/*
+ * test_nesting.c - callbacks that call loop functions on the same pool
+ * complete (ctest's timeout catches a deadlock), get correct inner results,
+ * and an inner failure becomes the outer item's status.
+ */
+#include "test_util.h"
+
+/* NULL included: nesting must also just work serially. */
+static const size_t pool_specs[] = { TU_NULL_POOL, 1, 2, 4 };
+
+static size_t reps(void)
+{
+    return 5 * tu_scale();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Two levels of pool_map                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define MAP_OUTER 24
+#define MAP_INNER 301
+
+typedef struct map_nest {
+    pool_t *pool;
+    uint32_t in[MAP_OUTER];
+    uint64_t out[MAP_OUTER];
+    atomic_uint inner_bad;  /* inner calls with a wrong element */
+} map_nest;
+
+static uint64_t sq(uint32_t x)
+{
+    return (uint64_t)x * x;
+}
+
+static int inner_square(void *ctx, const void *in, void *out)
+{
+    (void)ctx;
+    *(uint64_t *)out = sq(*(const uint32_t *)in);
+    return 0;
+}
+
+/* out = sum over j < MAP_INNER of (x + j)^2, computed by a nested pool_map. */
+static int outer_sum_of_squares(void *ctx, const void *in, void *out)
+{
+    map_nest *m = ctx;
+    uint32_t x = *(const uint32_t *)in, inner_in[MAP_INNER];
+    uint64_t inner_out[MAP_INNER], sum = 0;
+    size_t j;
+    int rc;
+
+    for (j = 0; j < MAP_INNER; j++)
+        inner_in[j] = x + (uint32_t)j;
+    rc = pool_map(m->pool, inner_square, NULL, inner_in, sizeof *inner_in,
+                  inner_out, sizeof *inner_out, MAP_INNER);
+    if (rc != 0)
+        return rc;
+    for (j = 0; j < MAP_INNER; j++) {
+        if (inner_out[j] != sq(inner_in[j]))
+            tu_bump(&m->inner_bad);
+        sum += inner_out[j];
+    }
+    *(uint64_t *)out = sum;
+    return 0;
+}
+
+static void nested_map_two_levels_on_same_pool(void **state)
+{
+    size_t p, rep, i, j;
+
+    (void)state;
+    for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++)
+        for (rep = 0; rep < reps(); rep++) {
+            map_nest m;
+
+            m.pool = tu_pool_open(pool_specs[p]);
+            atomic_init(&m.inner_bad, 0);
+            for (i = 0; i < MAP_OUTER; i++) {
+                m.in[i] = (uint32_t)(i * 1000 + rep);
+                m.out[i] = 0;
+            }
+            tu_where("nested pool_map on %s, rep %zu", tu_pool_name(pool_specs[p]),
+                     rep);
+            TU_ASSERT_EQ(pool_map(m.pool, outer_sum_of_squares, &m, m.in,
+                                  sizeof *m.in, m.out, sizeof *m.out,
+                                  MAP_OUTER), 0);
+            TU_ASSERT_EQ(atomic_load(&m.inner_bad), 0);
+            for (i = 0; i < MAP_OUTER; i++) {
+                uint64_t want = 0;
+                for (j = 0; j < MAP_INNER; j++)
+                    want += sq(m.in[i] + (uint32_t)j);
+                TU_ASSERT_EQ(m.out[i], want);
+            }
+            pool_destroy(m.pool);
+        }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Three levels of pool_for                                                 */
+/* ------------------------------------------------------------------------ */
+
+#define L1 5
+#define L2 6
+#define L3 70
+
+typedef struct for_nest {
+    pool_t *pool;
+    atomic_uint count[L1][L2][L3];
+    atomic_uint stray;
+} for_nest;
+
+/* ctx of one level: the shared state plus the indices above it. */
+typedef struct level {
+    for_nest *f;
+    size_t i, j;
+} level;
+
+static int for_level3(void *ctx, size_t k)
+{
+    level *l = ctx;
+
+    if (l->i >= L1 || l->j >= L2 || k >= L3)
+        tu_bump(&l->f->stray);
+    else
+        tu_bump(&l->f->count[l->i][l->j][k]);
+    return 0;
+}
+
+static int for_level2(void *ctx, size_t j)
+{
+    const level *up = ctx;
+    level l = { up->f, up->i, j };
+
+    return pool_for(l.f->pool, L3, for_level3, &l);
+}
+
+static int for_level1(void *ctx, size_t i)
+{
+    level l = { ctx, i, 0 };
+
+    return pool_for(l.f->pool, L2, for_level2, &l);
+}
+
+static void nested_for_three_levels_on_same_pool(void **state)
+{
+    size_t p, rep;
+
+    (void)state;
+    for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++)
+        for (rep = 0; rep < reps(); rep++) {
+            for_nest *f = tu_calloc(1, sizeof *f);
+            size_t i, j;
+
+            assert_non_null(f);
+            f->pool = tu_pool_open(pool_specs[p]);
+            for (i = 0; i < L1; i++)
+                for (j = 0; j < L2; j++)
+                    tu_counts_reset(f->count[i][j], L3);
+            atomic_init(&f->stray, 0);
+            tu_where("3-level pool_for on %s, rep %zu",
+                     tu_pool_name(pool_specs[p]), rep);
+            TU_ASSERT_EQ(pool_for(f->pool, L1, for_level1, f), 0);
+            TU_ASSERT_EQ(atomic_load(&f->stray), 0);
+            for (i = 0; i < L1; i++)
+                for (j = 0; j < L2; j++)
+                    tu_assert_counts(f->count[i][j], 0, L3, 1, "leaf");
+            pool_destroy(f->pool);
+            tu_free(f);
+        }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Every API nested inside pool_for_range                                   */
+/* ------------------------------------------------------------------------ */
+
+#define MIX_OUTER 40
+#define MIX_INNER 129
+
+typedef struct pair {
+    uint32_t a;
+    uint16_t b;
+} pair;
+
+typedef struct mix_nest {
+    pool_t *pool;
+    atomic_uint bad;   /* inner results that were wrong */
+    atomic_uint calls; /* outer indices handled */
+} mix_nest;
+
+static int make_pair(void *ctx, const void *in, void *out)
+{
+    uint32_t x = *(const uint32_t *)in;
+    pair *t = out;
+
+    (void)ctx;
+    t->a = x * 3;
+    t->b = (uint16_t)(x ^ 0x5A5A);
+    return 0;
+}
+
+static int count_range(void *ctx, size_t begin, size_t end)
+{
+    atomic_uint *covered = ctx;
+    size_t i;
+
+    for (i = begin; i < end; i++)
+        tu_bump(&covered[i]);
+    return 0;
+}
+
+/* For one outer index x: map_unzip, map + unzip and a range loop, nested. */
+static int mix_one(mix_nest *m, uint32_t x)
+{
+    uint32_t in[MIX_INNER], a1[MIX_INNER], a2[MIX_INNER];
+    uint16_t b1[MIX_INNER], b2[MIX_INNER];
+    pair tuples[MIX_INNER];
+    atomic_uint covered[MIX_INNER];
+    pool_column c1[2] = { POOL_COLUMN(pair, a, a1), POOL_COLUMN(pair, b, b1) };
+    pool_column c2[2] = { POOL_COLUMN(pair, a, a2), POOL_COLUMN(pair, b, b2) };
+    size_t j;
+    int rc;
+
+    for (j = 0; j < MIX_INNER; j++) {
+        in[j] = x * 1000 + (uint32_t)j;
+        atomic_init(&covered[j], 0);
+    }
+    if ((rc = pool_map_unzip(m->pool, make_pair, NULL, in, sizeof *in,
+                             sizeof(pair), MIX_INNER, c1, 2, NULL)) != 0)
+        return rc;
+    if ((rc = pool_map(m->pool, make_pair, NULL, in, sizeof *in, tuples,
+                       sizeof *tuples, MIX_INNER)) != 0)
+        return rc;
+    if ((rc = pool_unzip(m->pool, tuples, sizeof *tuples, MIX_INNER, c2, 2)) != 0)
+        return rc;
+    if ((rc = pool_for_range(m->pool, MIX_INNER, count_range, covered)) != 0)
+        return rc;
+    for (j = 0; j < MIX_INNER; j++)
+        if (a1[j] != in[j] * 3 || b1[j] != (uint16_t)(in[j] ^ 0x5A5A) ||
+            a2[j] != a1[j] || b2[j] != b1[j] || atomic_load(&covered[j]) != 1)
+            tu_bump(&m->bad);
+    return 0;
+}
+
+static int mix_range(void *ctx, size_t begin, size_t end)
+{
+    mix_nest *m = ctx;
+    size_t i;
+    int rc;
+
+    for (i = begin; i < end; i++) {
+        if ((rc = mix_one(m, (uint32_t)i)) != 0)
+            return rc;
+        tu_bump(&m->calls);
+    }
+    return 0;
+}
+
+static void nested_every_api_inside_for_range(void **state)
+{
+    size_t p, rep;
+
+    (void)state;
+    for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++)
+        for (rep = 0; rep < reps(); rep++) {
+            mix_nest m;
+
+            m.pool = tu_pool_open(pool_specs[p]);
+            atomic_init(&m.bad, 0);
+            atomic_init(&m.calls, 0);
+            tu_where("APIs nested in pool_for_range on %s, rep %zu",
+                     tu_pool_name(pool_specs[p]), rep);
+            TU_ASSERT_EQ(pool_for_range(m.pool, MIX_OUTER, mix_range, &m), 0);
+            TU_ASSERT_EQ(atomic_load(&m.calls), MIX_OUTER);
+            TU_ASSERT_EQ(atomic_load(&m.bad), 0);
+            pool_destroy(m.pool);
+        }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Inner failures                                                           */
+/* ------------------------------------------------------------------------ */
+
+#define FAIL_OUTER 40
+#define FAIL_INNER 200
+
+typedef struct fail_nest {
+    pool_t *pool;
+    unsigned char fails[FAIL_OUTER]; /* outer item i has a failing inner item */
+    size_t inner_at[FAIL_OUTER];     /* ... at this inner index */
+    size_t inner_reported[FAIL_OUTER];
+    int three_levels;
+} fail_nest;
+
+typedef struct fail_item {
+    const fail_nest *fn;
+    size_t i, j;
+} fail_item;
+
+static int inner_status(size_t i, size_t j)
+{
+    return 1000 * (int)(i + 1) + (int)j;
+}
+
+static int fails_at(const fail_item *it, size_t j)
+{
+    return it->fn->fails[it->i] && j == it->fn->inner_at[it->i];
+}
+
+/* 2 levels: inner item j of outer item i fails directly. */
+static int fail_leaf(void *ctx, size_t j)
+{
+    const fail_item *it = ctx;
+
+    return fails_at(it, j) ? inner_status(it->i, j) : 0;
+}
+
+/* 3 levels: item k == 1 of the innermost call under (i, j) fails. */
+static int fail_leaf3(void *ctx, size_t k)
+{
+    const fail_item *it = ctx;
+
+    return k == 1 && fails_at(it, it->j) ? inner_status(it->i, it->j) : 0;
+}
+
+/* Middle level of the 3-level variant: passes the leaf call's status up. */
+static int fail_middle(void *ctx, size_t j)
+{
+    const fail_item *up = ctx;
+    fail_item it = { up->fn, up->i, j };
+
+    return pool_for(it.fn->pool, 3, fail_leaf3, &it);
+}
+
+static int fail_outer(void *ctx, size_t i)
+{
+    fail_nest *fn = ctx;
+    fail_item it = { fn, i, 0 };
+    pool_opts o = POOL_OPTS_INIT;
+    int rc;
+
+    o.chunk = i % 3; /* mix automatic and fixed chunks */
+    rc = pool_for_ex(fn->pool, FAIL_INNER,
+                     fn->three_levels ? fail_middle : fail_leaf, &it, &o);
+    fn->inner_reported[i] = o.failed_index; /* only item i writes slot i */
+    return rc;
+}
+
+static void inner_failure_becomes_outer_status(void **state)
+{
+    size_t p, rep, nreps = 40 * tu_scale();
+    tu_rng rng = tu_rng_seed(42);
+
+    (void)state;
+    for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
+        pool_t *pool = tu_pool_open(pool_specs[p]);
+
+        for (rep = 0; rep < nreps; rep++) {
+            fail_nest fn;
+            pool_opts o = POOL_OPTS_INIT;
+            size_t i, lowest = SIZE_MAX, k, nplant = 1 + tu_rng_below(&rng, 3);
+            int rc;
+
+            memset(&fn, 0, sizeof fn);
+            fn.pool = pool;
+            fn.three_levels = (int)(rep % 2);
+            for (k = 0; k < nplant; k++) {
+                i = tu_rng_below(&rng, FAIL_OUTER - 1); /* last is kept clean */
+                fn.fails[i] = 1;
+                fn.inner_at[i] = tu_rng_below(&rng, FAIL_INNER);
+                if (i < lowest)
+                    lowest = i;
+            }
+            for (i = 0; i < FAIL_OUTER; i++)
+                fn.inner_reported[i] = 777;
+            tu_where("nested failure on %s, rep %zu, %s, lowest outer %zu",
+                     tu_pool_name(pool_specs[p]), rep,
+                     fn.three_levels ? "3 levels" : "2 levels", lowest);
+            rc = pool_for_ex(pool, FAIL_OUTER, fail_outer, &fn, &o);
+            TU_ASSERT_EQ(rc, inner_status(lowest, fn.inner_at[lowest]));
+            TU_ASSERT_EQ(o.failed_index, lowest);
+            /* The inner call reported its own failing index. */
+            TU_ASSERT_EQ(fn.inner_reported[lowest], fn.inner_at[lowest]);
+            /* Outer items below it ran and succeeded. */
+            for (i = 0; i < lowest; i++)
+                TU_ASSERT_EQ(fn.inner_reported[i], POOL_NO_INDEX);
+        }
+        pool_destroy(pool);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deep recursion and two pools                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct deep {
+    pool_t *pools[2]; /* level d calls on pools[d % 2] */
+    unsigned depth;
+    atomic_uint leaves;
+} deep;
+
+typedef struct deep_level {
+    deep *d;
+    unsigned level;
+} deep_level;
+
+static int deep_item(void *ctx, size_t i)
+{
+    const deep_level *up = ctx;
+    deep_level next = { up->d, up->level + 1 };
+
+    (void)i;
+    if (next.level == up->d->depth) {
+        tu_bump(&up->d->leaves);
+        return 0;
+    }
+    return pool_for(up->d->pools[next.level % 2], 2, deep_item, &next);
+}
+
+static void run_deep(pool_t *a, pool_t *b, unsigned depth)
+{
+    deep d = { { a, b }, depth, 0 };
+    deep_level top = { &d, 0 };
+
+    atomic_init(&d.leaves, 0);
+    TU_ASSERT_EQ(pool_for(a, 2, deep_item, &top), 0);
+    TU_ASSERT_EQ(atomic_load(&d.leaves), 1u << depth);
+}
+
+static void deep_recursive_nesting_completes(void **state)
+{
+    size_t p, rep;
+
+    (void)state;
+    for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
+        pool_t *pool = tu_pool_open(pool_specs[p]);
+
+        for (rep = 0; rep < reps(); rep++) {
+            tu_where("depth 10 on %s, rep %zu", tu_pool_name(pool_specs[p]), rep);
+            run_deep(pool, pool, 10);
+        }
+        pool_destroy(pool);
+    }
+}
+
+/* Pool A's items call pool B, whose items call pool A, and so on. */
+static void nesting_across_two_pools_completes(void **state)
+{
+    static const size_t sizes[][2] = { { 1, 1 }, { 1, 2 }, { 2, 2 }, { 4, 2 } };
+    size_t s, rep;
+
+    (void)state;
+    for (s = 0; s < TU_ARRAY_LEN(sizes); s++) {
+        pool_t *a = tu_pool_open(sizes[s][0]);
+        pool_t *b = tu_pool_open(sizes[s][1]);
+
+        for (rep = 0; rep < reps(); rep++) {
+            tu_where("A(%zu) <-> B(%zu), rep %zu", sizes[s][0], sizes[s][1], rep);
+            run_deep(a, b, 8);
+        }
+        pool_destroy(a);
+        pool_destroy(b);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        TU_TEST(nested_map_two_levels_on_same_pool),
+        TU_TEST(nested_for_three_levels_on_same_pool),
+        TU_TEST(nested_every_api_inside_for_range),
+        TU_TEST(inner_failure_becomes_outer_status),
+        TU_TEST(deep_recursive_nesting_completes),
+        TU_TEST(nesting_across_two_pools_completes),
+    };
+
+    return TU_RUN(tests, argc, argv);
+}

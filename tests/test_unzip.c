@@ -1,0 +1,537 @@
+/*
+ * test_unzip.c - pool_unzip copies every member into its column and nothing
+ * else; pool_map_unzip gives the same columns as pool_map + pool_unzip.
+ */
+#include "test_util.h"
+
+#define GUARD_BYTES 64 /* sentinel bytes before and after every column */
+
+static const size_t pool_specs[] = { TU_NULL_POOL, 1, 2, 4 };
+static const size_t item_counts[] = { 0, 1, 2, 97, 100003 };
+
+/* ------------------------------------------------------------------------ */
+/* Guarded columns                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* n*size bytes for a column, with GUARD_BYTES of sentinel on each side. */
+static void *guarded_new(size_t n, size_t size)
+{
+    unsigned char *p = tu_sentinel_alloc(n * size + 2 * GUARD_BYTES);
+
+    return p + GUARD_BYTES;
+}
+
+static void guarded_free(void *dst)
+{
+    if (dst != NULL)
+        tu_free((unsigned char *)dst - GUARD_BYTES);
+}
+
+/* Gives each column a fresh guarded dst. */
+static void columns_alloc(pool_column *cols, size_t ncols, size_t n)
+{
+    size_t k;
+
+    for (k = 0; k < ncols; k++)
+        cols[k].dst = guarded_new(n, cols[k].size);
+}
+
+static void columns_free(pool_column *cols, size_t ncols)
+{
+    size_t k;
+
+    for (k = 0; k < ncols; k++) {
+        guarded_free(cols[k].dst);
+        cols[k].dst = NULL;
+    }
+}
+
+/* Asserts column k holds member (offset, size) of every tuple, and that
+ * the guards on both sides are intact. */
+static void assert_column(const void *tuples, size_t tuple_size, size_t n,
+                          const pool_column *col, size_t k)
+{
+    const unsigned char *t = tuples, *d = col->dst;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (memcmp(d + i * col->size, t + i * tuple_size + col->offset,
+                   col->size) != 0)
+            fail_msg("%s: column %zu (offset %zu, size %zu) element %zu differs",
+                     tu_where_buf(), k, col->offset, col->size, i);
+    tu_assert_untouched(d - GUARD_BYTES, GUARD_BYTES, "guard before column");
+    tu_assert_untouched(d + n * col->size, GUARD_BYTES, "guard after column");
+}
+
+static void assert_columns(const void *tuples, size_t tuple_size, size_t n,
+                           const pool_column *cols, size_t ncols)
+{
+    size_t k;
+
+    for (k = 0; k < ncols; k++)
+        assert_column(tuples, tuple_size, n, &cols[k], k);
+}
+
+/*
+ * For every pool and n: fills n tuples with fill(), unzips them into fresh
+ * guarded columns laid out as `layout` and checks every column.
+ */
+static void sweep_unzip(const char *what, size_t tuple_size,
+                        void (*fill)(void *tuple, size_t i),
+                        const pool_column *layout, size_t ncols,
+                        const size_t *ns, size_t nns)
+{
+    pool_column *cols = tu_malloc(ncols * sizeof *cols);
+    size_t p, k, i;
+
+    assert_non_null(cols);
+    for (k = 0; k < nns; k++) {
+        unsigned char *tuples = tu_malloc(ns[k] * tuple_size + 1);
+
+        assert_non_null(tuples);
+        memset(tuples, 0, ns[k] * tuple_size);
+        for (i = 0; i < ns[k]; i++)
+            fill(tuples + i * tuple_size, i);
+        for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
+            pool_t *pool = tu_pool_open(pool_specs[p]);
+
+            tu_where("%s, %s, n=%zu", what, tu_pool_name(pool_specs[p]), ns[k]);
+            memcpy(cols, layout, ncols * sizeof *cols);
+            columns_alloc(cols, ncols, ns[k]);
+            TU_ASSERT_EQ(pool_unzip(pool, tuples, tuple_size, ns[k], cols,
+                                    ncols), 0);
+            assert_columns(tuples, tuple_size, ns[k], cols, ncols);
+            columns_free(cols, ncols);
+            pool_destroy(pool);
+        }
+        tu_free(tuples);
+    }
+    tu_free(cols);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Members of 1, 2, 3, 8 and 24 bytes                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct mixed {
+    uint8_t u8;
+    char c3[3];
+    uint16_t u16;
+    double d;
+    char c24[24];
+} mixed;
+
+static void fill_mixed(void *tuple, size_t i)
+{
+    mixed *m = tuple;
+    size_t k;
+
+    m->u8 = (uint8_t)(i * 7);
+    for (k = 0; k < 3; k++)
+        m->c3[k] = (char)('a' + (i + k) % 26);
+    m->u16 = (uint16_t)(i * 31 + 1);
+    m->d = (double)i * 1.25 - 3.0;
+    for (k = 0; k < 24; k++)
+        m->c24[k] = (char)(i * 13 + k);
+}
+
+static void unzip_members_of_1_2_3_8_24_bytes_copy_every_element(void **state)
+{
+    pool_column layout[5];
+
+    (void)state;
+    layout[0] = POOL_COLUMN(mixed, u8, NULL);
+    layout[1] = POOL_COLUMN(mixed, c3, NULL);
+    layout[2] = POOL_COLUMN(mixed, u16, NULL);
+    layout[3] = POOL_COLUMN(mixed, d, NULL);
+    layout[4] = POOL_COLUMN(mixed, c24, NULL);
+    sweep_unzip("mixed members", sizeof(mixed), fill_mixed, layout, 5,
+                item_counts, TU_ARRAY_LEN(item_counts));
+}
+
+/* The memcmp in assert_column is the contract; this checks the typed view. */
+static void unzip_typed_columns_equal_struct_members(void **state)
+{
+    size_t n = 1009, p, i;
+    mixed *t = tu_malloc(n * sizeof *t);
+    uint8_t *u8 = tu_malloc(n);
+    char (*c3)[3] = tu_malloc(n * 3);
+    uint16_t *u16 = tu_malloc(n * sizeof *u16);
+    double *d = tu_malloc(n * sizeof *d);
+    char (*c24)[24] = tu_malloc(n * 24);
+
+    (void)state;
+    assert_true(t && u8 && c3 && u16 && d && c24);
+    for (i = 0; i < n; i++)
+        fill_mixed(&t[i], i);
+    for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
+        pool_t *pool = tu_pool_open(pool_specs[p]);
+        pool_column cols[5] = {
+            POOL_COLUMN(mixed, u8, u8), POOL_COLUMN(mixed, c3, c3),
+            POOL_COLUMN(mixed, u16, u16), POOL_COLUMN(mixed, d, d),
+            POOL_COLUMN(mixed, c24, c24)
+        };
+
+        tu_where("typed columns, %s", tu_pool_name(pool_specs[p]));
+        memset(u8, 0, n);
+        memset(c3, 0, n * 3);
+        memset(u16, 0, n * sizeof *u16);
+        memset(d, 0, n * sizeof *d);
+        memset(c24, 0, n * 24);
+        TU_ASSERT_EQ(pool_unzip(pool, t, sizeof *t, n, cols, 5), 0);
+        for (i = 0; i < n; i++) {
+            TU_ASSERT_EQ(u8[i], t[i].u8);
+            TU_ASSERT_TRUE(memcmp(c3[i], t[i].c3, 3) == 0);
+            TU_ASSERT_EQ(u16[i], t[i].u16);
+            TU_ASSERT_TRUE(d[i] == t[i].d);
+            TU_ASSERT_TRUE(memcmp(c24[i], t[i].c24, 24) == 0);
+        }
+        pool_destroy(pool);
+    }
+    tu_free(t);
+    tu_free(u8);
+    tu_free(c3);
+    tu_free(u16);
+    tu_free(d);
+    tu_free(c24);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Many columns, odd sizes                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define WIDE 64
+
+static void fill_wide(void *tuple, size_t i)
+{
+    unsigned char *b = tuple;
+    size_t k;
+
+    for (k = 0; k < WIDE; k++)
+        b[k] = (unsigned char)(i * 131 + k * 7 + (i >> 8));
+}
+
+static void unzip_64_single_byte_columns_of_64_byte_tuple(void **state)
+{
+    pool_column layout[WIDE];
+    size_t k;
+
+    (void)state;
+    for (k = 0; k < WIDE; k++) {
+        layout[k].offset = k;
+        layout[k].size = 1;
+        layout[k].dst = NULL;
+    }
+    sweep_unzip("64 one-byte columns", WIDE, fill_wide, layout, WIDE,
+                item_counts, TU_ARRAY_LEN(item_counts));
+}
+
+/* A 29-byte tuple: columns at odd offsets, of odd sizes, the whole tuple,
+ * its last byte, and the same bytes into two columns. */
+static void fill_29(void *tuple, size_t i)
+{
+    unsigned char *b = tuple;
+    size_t k;
+
+    for (k = 0; k < 29; k++)
+        b[k] = (unsigned char)(i * 17 + k * 29 + (i >> 7));
+}
+
+static void unzip_odd_sizes_odd_offsets_and_repeated_members(void **state)
+{
+    static const pool_column layout[] = {
+        { 0, 29, NULL }, { 3, 5, NULL }, { 9, 7, NULL }, { 28, 1, NULL },
+        { 1, 16, NULL }, { 3, 5, NULL }, { 12, 0, NULL }, { 16, 13, NULL },
+    };
+
+    (void)state;
+    sweep_unzip("29-byte tuples", 29, fill_29, layout, TU_ARRAY_LEN(layout),
+                item_counts, TU_ARRAY_LEN(item_counts));
+}
+
+static void pool_column_macro_gives_offset_size_and_dst(void **state)
+{
+    char buf[1];
+    pool_column c;
+
+    (void)state;
+    c = POOL_COLUMN(mixed, u8, buf);
+    assert_int_equal(c.offset, offsetof(mixed, u8));
+    assert_int_equal(c.size, 1);
+    assert_ptr_equal(c.dst, buf);
+    c = POOL_COLUMN(mixed, c3, buf);
+    assert_int_equal(c.offset, offsetof(mixed, c3));
+    assert_int_equal(c.size, 3);
+    c = POOL_COLUMN(mixed, u16, NULL);
+    assert_int_equal(c.offset, offsetof(mixed, u16));
+    assert_int_equal(c.size, 2);
+    assert_null(c.dst);
+    c = POOL_COLUMN(mixed, d, buf);
+    assert_int_equal(c.offset, offsetof(mixed, d));
+    assert_int_equal(c.size, 8);
+    c = POOL_COLUMN(mixed, c24, buf);
+    assert_int_equal(c.offset, offsetof(mixed, c24));
+    assert_int_equal(c.size, 24);
+}
+
+/* ------------------------------------------------------------------------ */
+/* pool_map_unzip                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* The header's calc_stuff: x -> {2x, 3x, 4x}, here of three types. */
+typedef struct stuff {
+    int64_t x2;
+    double x3;
+    int32_t x4;
+} stuff;
+
+typedef struct stuff_run {
+    const int32_t *in;
+    size_t n;
+    atomic_uint *count;
+    atomic_uint stray;      /* in pointer not an element of in */
+    atomic_uint misaligned; /* scratch tuple not aligned for a stuff */
+    int check_align;        /* out is pool_map_unzip's scratch tuple */
+} stuff_run;
+
+static int calc_stuff(void *ctx, const void *in, void *out)
+{
+    stuff_run *r = ctx;
+    size_t i = tu_index_of(r->in, sizeof *r->in, r->n, in);
+    int32_t x = *(const int32_t *)in;
+    stuff *s = out;
+
+    if (i == SIZE_MAX) {
+        tu_bump(&r->stray);
+        return 0;
+    }
+    if (r->check_align && (uintptr_t)out % _Alignof(stuff) != 0)
+        tu_bump(&r->misaligned);
+    tu_bump(&r->count[i]);
+    s->x2 = 2 * (int64_t)x;
+    s->x3 = 3.0 * x;
+    s->x4 = 4 * x;
+    return 0;
+}
+
+static void stuff_layout(pool_column cols[3])
+{
+    cols[0] = POOL_COLUMN(stuff, x2, NULL);
+    cols[1] = POOL_COLUMN(stuff, x3, NULL);
+    cols[2] = POOL_COLUMN(stuff, x4, NULL);
+}
+
+/* One pool_map_unzip against pool_map + pool_unzip on the same input. */
+static void check_map_unzip(pool_t *pool, stuff_run *r, size_t n,
+                            pool_opts *opts)
+{
+    pool_column fused[3], split[3];
+    stuff *tuples = tu_malloc((n ? n : 1) * sizeof *tuples);
+    size_t k, i;
+
+    assert_non_null(tuples);
+    r->n = n;
+    stuff_layout(fused);
+    stuff_layout(split);
+    columns_alloc(fused, 3, n);
+    columns_alloc(split, 3, n);
+    tu_counts_reset(r->count, n);
+    atomic_store(&r->stray, 0);
+    atomic_store(&r->misaligned, 0);
+    if (opts)
+        opts->failed_index = 99;
+
+    r->check_align = 1;
+    TU_ASSERT_EQ(pool_map_unzip(pool, calc_stuff, r, r->in, sizeof *r->in,
+                                sizeof(stuff), n, fused, 3, opts), 0);
+    TU_ASSERT_EQ(atomic_load(&r->stray), 0);
+    TU_ASSERT_EQ(atomic_load(&r->misaligned), 0);
+    tu_assert_counts(r->count, 0, n, 1, "item");
+    if (opts)
+        TU_ASSERT_EQ(opts->failed_index, POOL_NO_INDEX);
+
+    memset(tuples, 0, n * sizeof *tuples);
+    r->check_align = 0;
+    TU_ASSERT_EQ(pool_map(pool, calc_stuff, r, r->in, sizeof *r->in, tuples,
+                          sizeof *tuples, n), 0);
+    TU_ASSERT_EQ(pool_unzip(pool, tuples, sizeof *tuples, n, split, 3), 0);
+
+    for (k = 0; k < 3; k++) {
+        tu_assert_untouched((char *)fused[k].dst - GUARD_BYTES, GUARD_BYTES,
+                            "guard before fused column");
+        tu_assert_untouched((char *)fused[k].dst + n * fused[k].size,
+                            GUARD_BYTES, "guard after fused column");
+        if (n > 0 && memcmp(fused[k].dst, split[k].dst, n * fused[k].size) != 0)
+            fail_msg("%s: fused column %zu differs from map + unzip",
+                     tu_where_buf(), k);
+    }
+    for (i = 0; i < n; i++) {
+        int32_t x = r->in[i];
+
+        if (((int64_t *)fused[0].dst)[i] != 2 * (int64_t)x ||
+            ((double *)fused[1].dst)[i] != 3.0 * x ||
+            ((int32_t *)fused[2].dst)[i] != 4 * x)
+            fail_msg("%s: item %zu has wrong columns", tu_where_buf(), i);
+    }
+    columns_free(fused, 3);
+    columns_free(split, 3);
+    tu_free(tuples);
+}
+
+static void map_unzip_matches_map_then_unzip(void **state)
+{
+    static const size_t chunks[] = { SIZE_MAX /* opts NULL */, 0, 1, 7 };
+    size_t nmax = 100003, p, k, c;
+    int32_t *in = tu_malloc(nmax * sizeof *in);
+    stuff_run r;
+
+    (void)state;
+    assert_non_null(in);
+    for (k = 0; k < nmax; k++)
+        in[k] = (int32_t)(k * 2654435761u) / 4; /* no overflow at 4x */
+    r.in = in;
+    r.count = tu_counts_new(nmax);
+    for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
+        pool_t *pool = tu_pool_open(pool_specs[p]);
+
+        for (k = 0; k < TU_ARRAY_LEN(item_counts); k++)
+            for (c = 0; c < TU_ARRAY_LEN(chunks); c++) {
+                pool_opts o = { chunks[c], POOL_NO_INDEX };
+
+                tu_where("pool_map_unzip, %s, n=%zu, chunk %zu",
+                         tu_pool_name(pool_specs[p]), item_counts[k], chunks[c]);
+                check_map_unzip(pool, &r, item_counts[k],
+                                chunks[c] == SIZE_MAX ? NULL : &o);
+            }
+        pool_destroy(pool);
+    }
+    tu_free(r.count);
+    tu_free(in);
+}
+
+/* The header promises a scratch tuple "suitably aligned for any type". */
+typedef struct align_run {
+    atomic_uint calls;
+    atomic_uint misaligned;
+} align_run;
+
+static int note_alignment(void *ctx, const void *in, void *out)
+{
+    align_run *r = ctx;
+
+    (void)in;
+    tu_bump(&r->calls);
+    if ((uintptr_t)out % _Alignof(max_align_t) != 0)
+        tu_bump(&r->misaligned);
+    memset(out, 0x3C, 1);
+    return 0;
+}
+
+static void map_unzip_scratch_tuple_is_aligned_for_any_type(void **state)
+{
+    static const size_t tuple_sizes[] = { 1, 3, 8, 12, 24, 40, 100,
+                                          POOL_TUPLE_MAX };
+    size_t n = 300, p, k;
+    unsigned char dst[300];
+
+    (void)state;
+    for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
+        pool_t *pool = tu_pool_open(pool_specs[p]);
+
+        for (k = 0; k < TU_ARRAY_LEN(tuple_sizes); k++) {
+            pool_column col = { 0, 1, dst };
+            align_run r;
+
+            atomic_init(&r.calls, 0);
+            atomic_init(&r.misaligned, 0);
+            tu_where("scratch alignment, tuple_size %zu, %s", tuple_sizes[k],
+                     tu_pool_name(pool_specs[p]));
+            TU_ASSERT_EQ(pool_map_unzip(pool, note_alignment, &r, NULL, 0,
+                                        tuple_sizes[k], n, &col, 1, NULL), 0);
+            TU_ASSERT_EQ(atomic_load(&r.calls), n);
+            TU_ASSERT_EQ(atomic_load(&r.misaligned), 0);
+        }
+        pool_destroy(pool);
+    }
+}
+
+/* A tuple of POOL_TUPLE_MAX bytes: fn fills all of it, columns sample it. */
+typedef struct big_run {
+    size_t n;
+    atomic_uint calls;
+} big_run;
+
+static int fill_big_tuple(void *ctx, const void *in, void *out)
+{
+    big_run *r = ctx;
+    uint32_t x = *(const uint32_t *)in;
+    unsigned char *b = out;
+    size_t k;
+
+    tu_bump(&r->calls);
+    for (k = 0; k < POOL_TUPLE_MAX; k++)
+        b[k] = (unsigned char)(x + k * 3);
+    return 0;
+}
+
+static void map_unzip_fills_tuples_of_pool_tuple_max_bytes(void **state)
+{
+    static const pool_column layout[] = {
+        { 0, 1, NULL }, { 2048, 8, NULL }, { POOL_TUPLE_MAX - 8, 8, NULL },
+        { POOL_TUPLE_MAX - 1, 1, NULL }, { 1, 300, NULL },
+    };
+    size_t n = 1000, p, k, i;
+    uint32_t *in = tu_malloc(n * sizeof *in);
+
+    (void)state;
+    assert_non_null(in);
+    for (i = 0; i < n; i++)
+        in[i] = (uint32_t)(i * 5);
+    for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
+        pool_t *pool = tu_pool_open(pool_specs[p]);
+        pool_column cols[TU_ARRAY_LEN(layout)];
+        big_run r;
+
+        tu_where("tuple of POOL_TUPLE_MAX bytes, %s", tu_pool_name(pool_specs[p]));
+        r.n = n;
+        atomic_init(&r.calls, 0);
+        memcpy(cols, layout, sizeof cols);
+        columns_alloc(cols, TU_ARRAY_LEN(cols), n);
+        TU_ASSERT_EQ(pool_map_unzip(pool, fill_big_tuple, &r, in, sizeof *in,
+                                    POOL_TUPLE_MAX, n, cols, TU_ARRAY_LEN(cols),
+                                    NULL), 0);
+        TU_ASSERT_EQ(atomic_load(&r.calls), n);
+        for (k = 0; k < TU_ARRAY_LEN(cols); k++) {
+            const unsigned char *d = cols[k].dst;
+            for (i = 0; i < n; i++) {
+                size_t b;
+                for (b = 0; b < cols[k].size; b++)
+                    if (d[i * cols[k].size + b] !=
+                        (unsigned char)(in[i] + (cols[k].offset + b) * 3))
+                        fail_msg("%s: column %zu item %zu byte %zu wrong",
+                                 tu_where_buf(), k, i, b);
+            }
+            tu_assert_untouched(d + n * cols[k].size, GUARD_BYTES,
+                                "guard after column");
+        }
+        columns_free(cols, TU_ARRAY_LEN(cols));
+        pool_destroy(pool);
+    }
+    tu_free(in);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        TU_TEST(unzip_members_of_1_2_3_8_24_bytes_copy_every_element),
+        TU_TEST(unzip_typed_columns_equal_struct_members),
+        TU_TEST(unzip_64_single_byte_columns_of_64_byte_tuple),
+        TU_TEST(unzip_odd_sizes_odd_offsets_and_repeated_members),
+        TU_TEST(pool_column_macro_gives_offset_size_and_dst),
+        TU_TEST(map_unzip_matches_map_then_unzip),
+        TU_TEST(map_unzip_fills_tuples_of_pool_tuple_max_bytes),
+        TU_TEST(map_unzip_scratch_tuple_is_aligned_for_any_type),
+    };
+
+    return TU_RUN(tests, argc, argv);
+}

@@ -1,0 +1,334 @@
+/*
+ * test_util.h - helpers shared by the poolmap tests (all static inline).
+ *
+ * Callbacks run on pool threads, and cmocka's asserts longjmp out of the
+ * test, so callbacks never assert: they count what they saw in atomics and
+ * the test thread asserts on those counts after the call returns.
+ */
+#ifndef POOLMAP_TEST_UTIL_H
+#define POOLMAP_TEST_UTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "poolmap.h"
+
+/* Pool "spec" meaning "pass a NULL pool". */
+#define TU_NULL_POOL SIZE_MAX
+
+#define TU_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------------------------ */
+/* Sizes                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* POOLMAP_TEST_SCALE=k multiplies repetition counts by k (default 1). */
+static inline size_t tu_scale(void)
+{
+    const char *s = getenv("POOLMAP_TEST_SCALE");
+    char *end;
+    unsigned long v;
+
+    if (s == NULL || *s == '\0')
+        return 1;
+    v = strtoul(s, &end, 10);
+    return (*end == '\0' && v > 0) ? (size_t)v : 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deterministic randomness (xorshift64*)                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tu_rng {
+    uint64_t s;
+} tu_rng;
+
+static inline tu_rng tu_rng_seed(uint64_t seed)
+{
+    tu_rng r = { seed ? seed : 0x9E3779B97F4A7C15u };
+    return r;
+}
+
+static inline uint64_t tu_rng_next(tu_rng *r)
+{
+    uint64_t x = r->s;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r->s = x;
+    return x * 2685821657736338717u;
+}
+
+/* Uniform enough in [0, bound), bound > 0. */
+static inline size_t tu_rng_below(tu_rng *r, size_t bound)
+{
+    return (size_t)(tu_rng_next(r) % bound);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Failure context                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Describes the sub-case being run, printed when an assertion fails. */
+static inline char *tu_where_buf(void)
+{
+    static char buf[256];
+    return buf;
+}
+
+static inline void tu_where(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(tu_where_buf(), 256, fmt, ap);
+    va_end(ap);
+}
+
+/* assert_int_equal that first prints the current sub-case on mismatch. */
+#define TU_ASSERT_EQ(a, b)                                                 \
+    do {                                                                   \
+        uintmax_t tu_a_ = (uintmax_t)(a), tu_b_ = (uintmax_t)(b);          \
+        if (tu_a_ != tu_b_)                                                \
+            print_error("in: %s\n", tu_where_buf());                       \
+        assert_int_equal(tu_a_, tu_b_);                                    \
+    } while (0)
+
+#define TU_ASSERT_TRUE(c)                                                  \
+    do {                                                                   \
+        int tu_c_ = !!(c);                                                 \
+        if (!tu_c_)                                                        \
+            print_error("in: %s\n", tu_where_buf());                       \
+        assert_true(tu_c_);                                                \
+    } while (0)
+
+/* ------------------------------------------------------------------------ */
+/* Test-owned heap blocks                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A failing assertion longjmps out of the test and skips its free() calls;
+ * blocks from tu_malloc are freed by tu_teardown instead, so that a failure
+ * is not followed by a LeakSanitizer report that buries it.
+ */
+#define TU_MAX_OWNED 256
+
+static inline void **tu_owned(void)
+{
+    static void *owned[TU_MAX_OWNED];
+    return owned;
+}
+
+static inline void *tu_malloc(size_t size)
+{
+    void **owned = tu_owned();
+    void *p = malloc(size ? size : 1);
+    size_t k;
+
+    assert_non_null(p);
+    for (k = 0; k < TU_MAX_OWNED && owned[k] != NULL; k++)
+        ;
+    if (k == TU_MAX_OWNED) {
+        free(p);
+        fail_msg("%s", "test_util.h: more than TU_MAX_OWNED live blocks");
+    }
+    owned[k] = p;
+    return p;
+}
+
+static inline void *tu_calloc(size_t n, size_t size)
+{
+    size_t bytes = n * size;
+    void *p = tu_malloc(bytes);
+
+    memset(p, 0, bytes > 0 ? bytes : 1);
+    return p;
+}
+
+static inline void tu_free(void *p)
+{
+    void **owned = tu_owned();
+    size_t k;
+
+    if (p == NULL)
+        return;
+    for (k = 0; k < TU_MAX_OWNED; k++)
+        if (owned[k] == p)
+            owned[k] = NULL;
+    free(p);
+}
+
+static inline int tu_teardown(void **state)
+{
+    void **owned = tu_owned();
+    size_t k;
+
+    (void)state;
+    for (k = 0; k < TU_MAX_OWNED; k++) {
+        free(owned[k]);
+        owned[k] = NULL;
+    }
+    return 0;
+}
+
+/* Every test runs with tu_teardown. */
+#define TU_TEST(f) cmocka_unit_test_teardown(f, tu_teardown)
+
+/* ------------------------------------------------------------------------ */
+/* Pools                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Opens the pool for a spec: TU_NULL_POOL gives NULL, else pool_create(spec). */
+static inline pool_t *tu_pool_open(size_t spec)
+{
+    pool_t *pool;
+
+    if (spec == TU_NULL_POOL)
+        return NULL;
+    pool = pool_create(spec);
+    assert_non_null(pool);
+    return pool;
+}
+
+static inline const char *tu_pool_name(size_t spec)
+{
+    static char buf[48];
+
+    if (spec == TU_NULL_POOL)
+        return "NULL pool";
+    snprintf(buf, sizeof buf, "pool_create(%zu)", spec);
+    return buf;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Per-item counters                                                        */
+/* ------------------------------------------------------------------------ */
+
+static inline atomic_uint *tu_counts_new(size_t n)
+{
+    atomic_uint *c = tu_malloc((n ? n : 1) * sizeof *c);
+    size_t i;
+
+    for (i = 0; i < (n ? n : 1); i++)
+        atomic_init(&c[i], 0);
+    return c;
+}
+
+/* Only between calls, when no callback can touch the counters: memset is
+ * one range write for TSan instead of n atomic stores. A lock-free
+ * atomic_uint has the representation of an unsigned. */
+static inline void tu_counts_reset(atomic_uint *c, size_t n)
+{
+    memset((void *)c, 0, n * sizeof *c);
+}
+
+static inline unsigned tu_count(atomic_uint *c, size_t i)
+{
+    return atomic_load_explicit(&c[i], memory_order_relaxed);
+}
+
+static inline void tu_bump(atomic_uint *c)
+{
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* Asserts c[i] == want for every i in [from, to). */
+static inline void tu_assert_counts(atomic_uint *c, size_t from, size_t to,
+                                    unsigned want, const char *what)
+{
+    size_t i;
+
+    for (i = from; i < to; i++) {
+        unsigned v = tu_count(c, i);
+        if (v != want)
+            fail_msg("%s: %s %zu ran %u times, want %u", tu_where_buf(),
+                     what, i, v, want);
+    }
+}
+
+/* Asserts c[i] <= max for every i in [from, to). */
+static inline void tu_assert_counts_at_most(atomic_uint *c, size_t from,
+                                            size_t to, unsigned max,
+                                            const char *what)
+{
+    size_t i;
+
+    for (i = from; i < to; i++) {
+        unsigned v = tu_count(c, i);
+        if (v > max)
+            fail_msg("%s: %s %zu ran %u times, want at most %u",
+                     tu_where_buf(), what, i, v, max);
+    }
+}
+
+/*
+ * Index of element `p` in the array [base, base + n*size), or SIZE_MAX when p
+ * is outside it or not on an element boundary. Works on addresses, so a
+ * stray pointer is reported instead of being undefined behaviour.
+ */
+static inline size_t tu_index_of(const void *base, size_t size, size_t n,
+                                 const void *p)
+{
+    uintptr_t b = (uintptr_t)base, q = (uintptr_t)p;
+
+    if (q < b || size == 0)
+        return SIZE_MAX;
+    if ((q - b) % size != 0 || (q - b) / size >= n)
+        return SIZE_MAX;
+    return (size_t)((q - b) / size);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sentinel-filled buffers                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define TU_SENTINEL 0xA5
+
+/* Asserts every byte of [p, p+len) is still TU_SENTINEL. */
+static inline void tu_assert_untouched(const void *p, size_t len,
+                                       const char *what)
+{
+    const unsigned char *b = p;
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        if (b[i] != TU_SENTINEL)
+            fail_msg("%s: %s byte %zu was overwritten (0x%02x)",
+                     tu_where_buf(), what, i, b[i]);
+}
+
+/* malloc(len + guard) filled with TU_SENTINEL. */
+static inline void *tu_sentinel_alloc(size_t len)
+{
+    void *p = tu_malloc(len);
+
+    memset(p, TU_SENTINEL, len ? len : 1);
+    return p;
+}
+
+/* Spins for roughly `iters` steps; makes items uneven without sleeping. */
+static inline unsigned tu_busy(unsigned iters)
+{
+    volatile unsigned x = 0;
+    unsigned k;
+
+    for (k = 0; k < iters; k++)
+        x += k;
+    return x;
+}
+
+/* Runs the group, honouring an optional test-name filter in argv[1]. */
+#define TU_RUN(tests, argc, argv)                                          \
+    ((argc) > 1 ? cmocka_set_test_filter((argv)[1]) : (void)0,             \
+     cmocka_run_group_tests(tests, NULL, NULL))
+
+#endif /* POOLMAP_TEST_UTIL_H */
