@@ -20,9 +20,10 @@
  * the thread that makes a call: the caller always works on its own call's
  * items, as in OpenMP and pthreadpool. Workers live until pool_destroy().
  * Every call puts one job descriptor on the pool's one shared queue; items
- * are claimed in chunks with atomic operations, so a call allocates nothing
- * and takes no lock per item or per chunk. Idle workers spin briefly, then
- * sleep and use no CPU.
+ * are claimed in chunks with atomic operations, so a blocking call
+ * allocates nothing and takes no lock per item or per chunk (an async call
+ * allocates its handle once). Idle workers spin briefly, then sleep and use
+ * no CPU.
  *
  * A NULL pool is valid wherever a pool_t * is taken by a loop call: the loop
  * then runs serially on the calling thread with exactly the same semantics
@@ -335,7 +336,9 @@ typedef int (*pool_task_fn)(void *ctx);
 /* Completion callback: runs exactly once, after the status is final, on the
  * thread that completed the future (a worker, or a thread inside
  * pool_future_wait/cancel/pool_cancel_pending, or the submitter with a NULL
- * pool). It may submit more work and may call pool_future_free(future). */
+ * pool). It may submit more work and may call pool_future_free(future). It
+ * counts as a callback of the pool: pool_destroy() of that pool from it is
+ * refused (message and abort), as from any callback. */
 typedef void (*pool_done_fn)(void *arg, pool_future_t *future);
 
 /* pool_async_opts.flags: keep a record of every finished chunk, to be

@@ -160,7 +160,9 @@ void pool__future_finish(struct pool_future *f)
     pool__event_signal(f->fd_write);
     pthread_mutex_unlock(&f->lock);
 
-    if (f->on_done)
+    if (f->on_done && pool)
+        pool__call_done_fn(pool, f);
+    else if (f->on_done)
         f->on_done(f->on_done_arg, f);
     future_release(f);
     if (pool)
@@ -551,6 +553,16 @@ int pool_future_fd(pool_future_t *f)
 
 void pool_future_free(pool_future_t *f)
 {
-    if (f)
-        future_release(f);
+    if (f == NULL)
+        return;
+    /* The fd is the user's to forget now: close it here, not when the
+     * completing thread lets go (it may still be running on_done). Once
+     * done, the completing thread no longer touches it. */
+    pthread_mutex_lock(&f->lock);
+    if (is_done(f)) {
+        pool__event_close(f->fd_read, f->fd_write);
+        f->fd_read = f->fd_write = -1;
+    }
+    pthread_mutex_unlock(&f->lock);
+    future_release(f);
 }

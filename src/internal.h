@@ -97,6 +97,7 @@ struct pool {
 
     /* Jobs on the queue, mirrored for workers that spin without the lock. */
     POOL__ALIGNED _Atomic size_t nqueued;
+    _Atomic size_t lane_queued[POOL__NLANES]; /* the same, per lane */
     _Atomic bool stop;
     /* Calls in flight, plus POOL__DESTROYING. Own line: every call touches it. */
     POOL__ALIGNED _Atomic size_t calls;
@@ -169,6 +170,7 @@ int pool__submit(pool_t *pool, struct pool__job *job);
 void pool__help(pool_t *pool, struct pool__job *job);
 bool pool__cancel(pool_t *pool, struct pool__job *job);
 void pool__cancel_lane(pool_t *pool);
+void pool__call_done_fn(pool_t *pool, struct pool_future *f);
 void pool__call_begin(pool_t *pool);
 void pool__call_end(pool_t *pool);
 

@@ -35,6 +35,16 @@ bool pool__running_on(const pool_t *pool)
     return false;
 }
 
+void pool__call_done_fn(pool_t *pool, struct pool_future *f)
+{
+    /* on_done counts as a callback of the pool: pool_destroy() from it
+     * would wait for this very future, so it must be refused likewise. */
+    struct pool__frame frame = { pool, pool__frames };
+    pool__frames = &frame;
+    f->on_done(f->on_done_arg, f);
+    pool__frames = frame.up;
+}
+
 /* What one thread's turn at a job came to. */
 struct pool__turn {
     int rc;         /* status of the failing item, or 0 */
@@ -57,6 +67,8 @@ static void queue_link(pool_t *pool, struct pool__job *job)
     *tail = job;
     job->linked = true;
     pool__store_relaxed(&pool->nqueued, pool__load_relaxed(&pool->nqueued) + 1);
+    pool__store_relaxed(&pool->lane_queued[job->lane],
+                        pool__load_relaxed(&pool->lane_queued[job->lane]) + 1);
 }
 
 static void queue_unlink(pool_t *pool, struct pool__job *job)
@@ -74,6 +86,8 @@ static void queue_unlink(pool_t *pool, struct pool__job *job)
     job->qprev = job->qnext = NULL;
     job->linked = false;
     pool__store_relaxed(&pool->nqueued, pool__load_relaxed(&pool->nqueued) - 1);
+    pool__store_relaxed(&pool->lane_queued[job->lane],
+                        pool__load_relaxed(&pool->lane_queued[job->lane]) - 1);
 }
 
 /* True when no further claim can yield an item that may start. */
@@ -151,10 +165,13 @@ static int job_chunk(struct pool__job *job, size_t b, size_t e, size_t *stop)
     return rc;
 }
 
-/* Run claimed chunks until none is left or one fails. On return the job is
- * exhausted: every claim from now on is at or past n or stop_at. */
-static struct pool__turn job_work(pool_t *pool, struct pool__job *job)
+/* Run claimed chunks until none is left or one fails; then the job is
+ * exhausted: every claim from now on is at or past n or stop_at. A worker
+ * (may_leave) also leaves between chunks when the other lane has work
+ * waiting, so one long call cannot keep the pool from the other lane. */
+static struct pool__turn job_work(pool_t *pool, struct pool__job *job, bool may_leave)
 {
+    unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__frame frame = { pool, pool__frames };
     struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX };
     size_t b, e, stop;
@@ -177,6 +194,8 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job)
             turn.skipped = stop;
             break;
         }
+        if (may_leave && pool__load_relaxed(&pool->lane_queued[other]) != 0)
+            break;
     }
     pool__frames = frame.up;
     return turn;
@@ -234,7 +253,8 @@ static struct pool_future *job_try_complete(pool_t *pool, struct pool__job *job)
 static struct pool_future *job_detach(pool_t *pool, struct pool__job *job,
                                       struct pool__turn turn)
 {
-    queue_unlink(pool, job);
+    if (job_exhausted(job)) /* a worker may leave a job that still has work */
+        queue_unlink(pool, job);
     job_report(job, turn);
     if (job->future) {
         pool__store_relaxed(&job->attached, pool__load_relaxed(&job->attached) - 1);
@@ -272,7 +292,7 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
     wake_workers(pool, want < job->n - 1 ? want : job->n - 1);
     pthread_mutex_unlock(&pool->lock);
 
-    struct pool__turn turn = job_work(pool, job);
+    struct pool__turn turn = job_work(pool, job, false);
 
     pthread_mutex_lock(&pool->lock);
     queue_unlink(pool, job);
@@ -388,7 +408,7 @@ void pool__help(pool_t *pool, struct pool__job *job)
     pool__store_relaxed(&job->attached, pool__load_relaxed(&job->attached) + 1);
     pthread_mutex_unlock(&pool->lock);
 
-    struct pool__turn turn = job_work(pool, job);
+    struct pool__turn turn = job_work(pool, job, false);
 
     pthread_mutex_lock(&pool->lock);
     struct pool_future *done = job_detach(pool, job, turn);
@@ -489,7 +509,7 @@ void pool__worker_loop(pool_t *pool)
         struct pool__job *job = queue_pick(pool, &prefer);
         if (job) {
             pthread_mutex_unlock(&pool->lock);
-            struct pool__turn turn = job_work(pool, job);
+            struct pool__turn turn = job_work(pool, job, true);
             pthread_mutex_lock(&pool->lock);
             struct pool_future *done = job_detach(pool, job, turn);
             if (done) {

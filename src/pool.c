@@ -101,6 +101,8 @@ pool_t *pool_create(size_t nthreads)
     pool->nthreads = nthreads;
     pool->nworkers = 0;
     atomic_init(&pool->nqueued, 0);
+    for (int lane = 0; lane < POOL__NLANES; lane++)
+        atomic_init(&pool->lane_queued[lane], 0);
     atomic_init(&pool->stop, false);
     atomic_init(&pool->calls, 0);
 

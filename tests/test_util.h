@@ -8,6 +8,8 @@
 #ifndef POOLMAP_TEST_UTIL_H
 #define POOLMAP_TEST_UTIL_H
 
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -140,6 +143,7 @@ static inline void *tu_malloc(size_t size)
     if (k == TU_MAX_OWNED) {
         free(p);
         fail_msg("%s", "test_util.h: more than TU_MAX_OWNED live blocks");
+        return NULL; /* not reached (fail_msg longjmps); tells gcc p is dead */
     }
     owned[k] = p;
     return p;
@@ -324,6 +328,219 @@ static inline unsigned tu_busy(unsigned iters)
     for (k = 0; k < iters; k++)
         x += k;
     return x;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Time                                                                     */
+/* ------------------------------------------------------------------------ */
+
+#define TU_MS(x) ((int64_t)(x) * 1000000)
+
+/*
+ * Bound on every wait of a test for another thread (a gate, a latch): a
+ * missing wake-up becomes a counted timeout and a failed assertion instead
+ * of a hang. Long enough that no correct run comes near it under TSan.
+ */
+#define TU_WAIT_NS TU_MS(20000)
+
+/* CLOCK_MONOTONIC in nanoseconds: the clock poolmap's timeouts use. */
+static inline int64_t tu_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Sleeps `ns`; only ever used to give a thread time to do something wrong
+ * (start an item it must not start), never for correctness. */
+static inline void tu_sleep_ns(int64_t ns)
+{
+    struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Busy for about `ns`: an item of a known cost without giving up the CPU. */
+static inline void tu_spin_ns(int64_t ns)
+{
+    int64_t end = tu_now_ns() + ns;
+
+    while (tu_now_ns() < end)
+        ;
+}
+
+/* Absolute CLOCK_MONOTONIC time `ns` from now, for pthread_cond_timedwait
+ * on a condition variable made with tu_cond_init. */
+static inline struct timespec tu_deadline(int64_t ns)
+{
+    int64_t t = tu_now_ns() + ns;
+    struct timespec ts = { (time_t)(t / 1000000000), (long)(t % 1000000000) };
+
+    return ts;
+}
+
+static inline void tu_cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+
+    assert_int_equal(pthread_condattr_init(&attr), 0);
+    assert_int_equal(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC), 0);
+    assert_int_equal(pthread_cond_init(cv, &attr), 0);
+    pthread_condattr_destroy(&attr);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Latches and gates (for tests with threads of their own or async work)    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A counter that threads (callbacks included: it never asserts) add to, and
+ * that the test thread waits on until it reaches a target.
+ */
+typedef struct tu_latch {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    size_t count;
+} tu_latch;
+
+static inline void tu_latch_init(tu_latch *l)
+{
+    assert_int_equal(pthread_mutex_init(&l->lock, NULL), 0);
+    tu_cond_init(&l->cv);
+    l->count = 0;
+}
+
+static inline void tu_latch_destroy(tu_latch *l)
+{
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->lock);
+}
+
+static inline void tu_latch_add(tu_latch *l, size_t k)
+{
+    pthread_mutex_lock(&l->lock);
+    l->count += k;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->lock);
+}
+
+static inline size_t tu_latch_get(tu_latch *l)
+{
+    size_t v;
+
+    pthread_mutex_lock(&l->lock);
+    v = l->count;
+    pthread_mutex_unlock(&l->lock);
+    return v;
+}
+
+/* Waits until count >= target, at most timeout_ns; 0 or ETIMEDOUT. */
+static inline int tu_latch_wait(tu_latch *l, size_t target, int64_t timeout_ns)
+{
+    struct timespec dl = tu_deadline(timeout_ns);
+    int rc = 0;
+
+    pthread_mutex_lock(&l->lock);
+    while (l->count < target && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&l->cv, &l->lock, &dl);
+    rc = l->count >= target ? 0 : ETIMEDOUT;
+    pthread_mutex_unlock(&l->lock);
+    return rc;
+}
+
+/*
+ * A gate callbacks block on until the test opens it: the way to hold an
+ * item "running" for as long as a test needs, without sleeps. It counts the
+ * threads that reached it, so the test can wait until k items are parked
+ * there; a pass that gives up after TU_WAIT_NS is counted in `timeouts`.
+ */
+typedef struct tu_gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    int open;
+    size_t entered;
+    size_t timeouts;
+} tu_gate;
+
+static inline void tu_gate_init(tu_gate *g)
+{
+    assert_int_equal(pthread_mutex_init(&g->lock, NULL), 0);
+    tu_cond_init(&g->cv);
+    g->open = 0;
+    g->entered = 0;
+    g->timeouts = 0;
+}
+
+static inline void tu_gate_destroy(tu_gate *g)
+{
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->lock);
+}
+
+/* Called by a callback: announce arrival, then block until opened. */
+static inline void tu_gate_pass(tu_gate *g)
+{
+    struct timespec dl = tu_deadline(TU_WAIT_NS);
+    int rc = 0;
+
+    pthread_mutex_lock(&g->lock);
+    g->entered++;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&g->cv, &g->lock, &dl);
+    if (!g->open)
+        g->timeouts++;
+    pthread_mutex_unlock(&g->lock);
+}
+
+static inline void tu_gate_open(tu_gate *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->open = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Waits until at least k threads reached the gate; 0 or ETIMEDOUT. */
+static inline int tu_gate_await(tu_gate *g, size_t k)
+{
+    struct timespec dl = tu_deadline(TU_WAIT_NS);
+    int rc = 0;
+
+    pthread_mutex_lock(&g->lock);
+    while (g->entered < k && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&g->cv, &g->lock, &dl);
+    rc = g->entered >= k ? 0 : ETIMEDOUT;
+    pthread_mutex_unlock(&g->lock);
+    return rc;
+}
+
+static inline size_t tu_gate_entered(tu_gate *g)
+{
+    size_t v;
+
+    pthread_mutex_lock(&g->lock);
+    v = g->entered;
+    pthread_mutex_unlock(&g->lock);
+    return v;
+}
+
+static inline size_t tu_gate_timeouts(tu_gate *g)
+{
+    size_t v;
+
+    pthread_mutex_lock(&g->lock);
+    v = g->timeouts;
+    pthread_mutex_unlock(&g->lock);
+    return v;
+}
+
+/* Workers a pool has for async work: a pool of 1 starts one of its own. */
+static inline size_t tu_async_workers(const pool_t *pool)
+{
+    return pool_size(pool) > 1 ? pool_size(pool) - 1 : 1;
 }
 
 /* Runs the group, honouring an optional test-name filter in argv[1]. */

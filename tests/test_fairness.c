@@ -1,0 +1,377 @@
+/*
+ * test_fairness.c - async work and blocking calls share the workers: a long
+ * queue of tasks does not starve a blocking pool_map, and blocking calls
+ * running back to back do not starve submitted tasks.
+ *
+ * No assertion is on a duration. Each test is built so that it can only
+ * finish early through the property it checks: a blocking map whose items
+ * wait until a worker has joined it, a blocking call that ends only once
+ * enough tasks have completed. Without the property the test still ends,
+ * after the queue drains or at a deadline of several seconds, and the
+ * counts seen at that moment fail it.
+ */
+#include "test_util.h"
+
+static const size_t specs[] = { 2, 4 };
+
+/* ------------------------------------------------------------------------ */
+/* A long task queue and a blocking map                                     */
+/* ------------------------------------------------------------------------ */
+
+#define QUEUE_TASKS 2000
+#define TASK_NS 50000 /* 50 us: the queue takes QUEUE_TASKS * 50 us / workers */
+#define MAP_N 64
+
+typedef struct starve {
+    pool_t *pool;
+    atomic_uint tasks_done;
+    atomic_uint *task_runs;
+    pthread_t caller;  /* the thread that calls pool_map */
+    tu_latch joined;   /* map items run by another thread than the caller */
+    atomic_uint wait_timeouts;
+    atomic_uint *item_runs;
+    uint32_t in[MAP_N];
+    uint64_t out[MAP_N];
+    int map_rc;
+    unsigned tasks_done_at_map_end;
+} starve;
+
+typedef struct qtask {
+    starve *s;
+    size_t i;
+} qtask;
+
+static int queue_task(void *ctx)
+{
+    qtask *t = ctx;
+
+    tu_spin_ns(TASK_NS);
+    tu_bump(&t->s->task_runs[t->i]);
+    atomic_fetch_add(&t->s->tasks_done, 1);
+    return 0;
+}
+
+/*
+ * A map item: the caller works on its own call anyway; items wait (up to
+ * TU_WAIT_NS) until some item has run on a pool worker, so the map cannot
+ * complete before a worker has left the task queue for it.
+ */
+static int map_item(void *ctx, const void *in, void *out)
+{
+    starve *s = ctx;
+    size_t i = tu_index_of(s->in, sizeof *s->in, MAP_N, in);
+
+    if (i == SIZE_MAX)
+        return 1;
+    tu_bump(&s->item_runs[i]);
+    if (!pthread_equal(pthread_self(), s->caller))
+        tu_latch_add(&s->joined, 1);
+    else if (tu_latch_wait(&s->joined, 1, TU_WAIT_NS) != 0)
+        tu_bump(&s->wait_timeouts);
+    *(uint64_t *)out = *(const uint32_t *)in * 3u;
+    return 0;
+}
+
+static void *mapper_main(void *arg)
+{
+    starve *s = arg;
+    pool_opts o = { 1, POOL_NO_INDEX };
+
+    s->caller = pthread_self();
+    s->map_rc = pool_map_ex(s->pool, map_item, s, s->in, sizeof *s->in, s->out,
+                            sizeof *s->out, MAP_N, &o);
+    s->tasks_done_at_map_end = atomic_load(&s->tasks_done);
+    return NULL;
+}
+
+static void long_task_queue_does_not_starve_a_blocking_map(void **state)
+{
+    size_t p, i;
+
+    (void)state;
+    for (p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        starve *s = tu_malloc(sizeof *s);
+        qtask *tasks = tu_malloc(QUEUE_TASKS * sizeof *tasks);
+        pthread_t mapper;
+
+        tu_where("%s", tu_pool_name(specs[p]));
+        s->pool = tu_pool_open(specs[p]);
+        atomic_init(&s->tasks_done, 0);
+        atomic_init(&s->wait_timeouts, 0);
+        s->task_runs = tu_counts_new(QUEUE_TASKS);
+        s->item_runs = tu_counts_new(MAP_N);
+        tu_latch_init(&s->joined);
+        for (i = 0; i < MAP_N; i++) {
+            s->in[i] = (uint32_t)i + 1;
+            s->out[i] = 0;
+        }
+        for (i = 0; i < QUEUE_TASKS; i++) {
+            pool_future_t *f = NULL;
+
+            tasks[i].s = s;
+            tasks[i].i = i;
+            TU_ASSERT_EQ(pool_submit(s->pool, queue_task, &tasks[i], NULL, &f), 0);
+            pool_future_free(f);
+        }
+        assert_int_equal(pthread_create(&mapper, NULL, mapper_main, s), 0);
+        pthread_join(mapper, NULL);
+        /* The queue still drains completely (and nothing runs while the
+         * assertions below may fail). */
+        pool_destroy(s->pool);
+
+        TU_ASSERT_EQ(s->map_rc, 0);
+        TU_ASSERT_EQ(atomic_load(&s->wait_timeouts), 0);
+        TU_ASSERT_TRUE(tu_latch_get(&s->joined) > 0);
+        /* The map was served while most of the queue was still waiting. */
+        tu_where("%s, %u of %u tasks done when the map returned", tu_pool_name(specs[p]),
+                 s->tasks_done_at_map_end, QUEUE_TASKS);
+        TU_ASSERT_TRUE(s->tasks_done_at_map_end < QUEUE_TASKS / 2);
+        tu_assert_counts(s->item_runs, 0, MAP_N, 1, "map item");
+        for (i = 0; i < MAP_N; i++)
+            TU_ASSERT_EQ(s->out[i], s->in[i] * 3u);
+        tu_assert_counts(s->task_runs, 0, QUEUE_TASKS, 1, "queued task");
+        tu_latch_destroy(&s->joined);
+        tu_free(s->task_runs);
+        tu_free(s->item_runs);
+        tu_free(tasks);
+        tu_free(s);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Blocking calls and submitted tasks                                       */
+/* ------------------------------------------------------------------------ */
+
+#define SUBMITTED 200
+#define NEEDED 20           /* tasks that must complete during the calls */
+#define DEADLINE TU_MS(10000)
+#define FOR_N 300
+
+typedef struct busy {
+    pool_t *pool;
+    tu_latch tasks_done;
+    atomic_uint *task_runs;
+    atomic_int stop;        /* set by the test once NEEDED tasks are done */
+    int64_t deadline;
+    atomic_size_t calls;    /* blocking calls completed */
+    unsigned call_errors;
+    int hit_deadline;
+    tu_latch first_call;    /* one blocking call has completed */
+    atomic_uint *item_runs; /* per item of the current call */
+} busy;
+
+typedef struct btask {
+    busy *b;
+    size_t i;
+} btask;
+
+static int busy_task(void *ctx)
+{
+    btask *t = ctx;
+
+    tu_spin_ns(20000);
+    tu_bump(&t->b->task_runs[t->i]);
+    tu_latch_add(&t->b->tasks_done, 1);
+    return 0;
+}
+
+static int busy_item(void *ctx, size_t i)
+{
+    busy *b = ctx;
+
+    tu_bump(&b->item_runs[i]);
+    tu_spin_ns(5000);
+    return 0;
+}
+
+/* Back-to-back blocking pool_for calls until told to stop (or until the
+ * deadline: then the tasks were starved). */
+static void *looper_main(void *arg)
+{
+    busy *b = arg;
+    pool_opts o = { 1, POOL_NO_INDEX };
+    size_t i;
+
+    while (!atomic_load(&b->stop)) {
+        if (tu_now_ns() > b->deadline) {
+            b->hit_deadline = 1;
+            break;
+        }
+        tu_counts_reset(b->item_runs, FOR_N);
+        if (pool_for_ex(b->pool, FOR_N, busy_item, b, &o) != 0)
+            b->call_errors++;
+        for (i = 0; i < FOR_N; i++)
+            b->call_errors += tu_count(b->item_runs, i) != 1;
+        if (atomic_fetch_add(&b->calls, 1) == 0)
+            tu_latch_add(&b->first_call, 1);
+    }
+    return NULL;
+}
+
+/*
+ * While a thread runs blocking pool_for calls back to back (claims of one
+ * item, so the call always has unclaimed items for a worker to take),
+ * tasks submitted meanwhile complete: NEEDED of them before the loop is
+ * told to stop, long before its deadline.
+ */
+static void back_to_back_blocking_calls_do_not_starve_submitted_tasks(void **state)
+{
+    size_t p, i;
+
+    (void)state;
+    for (p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        busy *b = tu_malloc(sizeof *b);
+        btask *tasks = tu_malloc(SUBMITTED * sizeof *tasks);
+        pthread_t looper;
+        int rc;
+
+        tu_where("%s", tu_pool_name(specs[p]));
+        b->pool = tu_pool_open(specs[p]);
+        tu_latch_init(&b->tasks_done);
+        tu_latch_init(&b->first_call);
+        b->task_runs = tu_counts_new(SUBMITTED);
+        b->item_runs = tu_counts_new(FOR_N);
+        atomic_init(&b->stop, 0);
+        b->deadline = tu_now_ns() + DEADLINE;
+        atomic_init(&b->calls, 0);
+        b->call_errors = 0;
+        b->hit_deadline = 0;
+        assert_int_equal(pthread_create(&looper, NULL, looper_main, b), 0);
+        TU_ASSERT_EQ(tu_latch_wait(&b->first_call, 1, TU_WAIT_NS), 0);
+
+        for (i = 0; i < SUBMITTED; i++) {
+            pool_future_t *f = NULL;
+
+            tasks[i].b = b;
+            tasks[i].i = i;
+            TU_ASSERT_EQ(pool_submit(b->pool, busy_task, &tasks[i], NULL, &f), 0);
+            pool_future_free(f);
+        }
+        rc = tu_latch_wait(&b->tasks_done, NEEDED, DEADLINE);
+        atomic_store(&b->stop, 1);
+        pthread_join(looper, NULL);
+        pool_destroy(b->pool);
+
+        TU_ASSERT_EQ(rc, 0);
+        TU_ASSERT_EQ(b->hit_deadline, 0);
+        TU_ASSERT_EQ(b->call_errors, 0);
+        TU_ASSERT_TRUE(atomic_load(&b->calls) >= 1);
+        tu_assert_counts(b->task_runs, 0, SUBMITTED, 1, "submitted task");
+        tu_latch_destroy(&b->tasks_done);
+        tu_latch_destroy(&b->first_call);
+        tu_free(b->task_runs);
+        tu_free(b->item_runs);
+        tu_free(tasks);
+        tu_free(b);
+    }
+}
+
+/*
+ * One long blocking pool_for (claims of one item) that can only end once
+ * NEEDED submitted tasks have completed: its items keep the blocking lane
+ * full the whole time, so it ends early only if the workers keep taking
+ * tasks between its items. Its last resort is a 5 s deadline, counted.
+ */
+/* Ample for NEEDED tasks of 20 us under TSan; a starved run ends here. */
+#define LONG_CALL_DEADLINE TU_MS(5000)
+
+typedef struct long_call {
+    tu_latch *tasks_done;
+    int64_t deadline;
+    atomic_uint hit_deadline;
+    atomic_uint items;
+} long_call;
+
+static int long_item(void *ctx, size_t i)
+{
+    long_call *c = ctx;
+
+    (void)i;
+    tu_bump(&c->items);
+    if (tu_latch_get(c->tasks_done) >= NEEDED)
+        return ECANCELED; /* ends the call: no item above starts */
+    if (tu_now_ns() > c->deadline) {
+        tu_bump(&c->hit_deadline);
+        return ETIMEDOUT;
+    }
+    tu_spin_ns(5000);
+    return 0;
+}
+
+typedef struct long_runner {
+    pool_t *pool;
+    long_call *c;
+    int rc;
+} long_runner;
+
+static void *long_runner_main(void *arg)
+{
+    long_runner *r = arg;
+    pool_opts o = { 1, POOL_NO_INDEX };
+
+    r->rc = pool_for_ex(r->pool, (size_t)1 << 30, long_item, r->c, &o);
+    return NULL;
+}
+
+static void one_long_blocking_call_does_not_starve_submitted_tasks(void **state)
+{
+    size_t p, i;
+
+    (void)state;
+    for (p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        busy *b = tu_malloc(sizeof *b);
+        btask *tasks = tu_malloc(SUBMITTED * sizeof *tasks);
+        long_call c;
+        long_runner r;
+        pthread_t t;
+        size_t done_at_end;
+
+        tu_where("%s", tu_pool_name(specs[p]));
+        b->pool = tu_pool_open(specs[p]);
+        tu_latch_init(&b->tasks_done);
+        b->task_runs = tu_counts_new(SUBMITTED);
+        c.tasks_done = &b->tasks_done;
+        c.deadline = tu_now_ns() + LONG_CALL_DEADLINE;
+        atomic_init(&c.hit_deadline, 0);
+        atomic_init(&c.items, 0);
+        r.pool = b->pool;
+        r.c = &c;
+        r.rc = -1;
+        assert_int_equal(pthread_create(&t, NULL, long_runner_main, &r), 0);
+        /* Let the call be under way before the tasks come. */
+        while (atomic_load(&c.items) < 10)
+            tu_sleep_ns(100000);
+        for (i = 0; i < SUBMITTED; i++) {
+            pool_future_t *f = NULL;
+
+            tasks[i].b = b;
+            tasks[i].i = i;
+            TU_ASSERT_EQ(pool_submit(b->pool, busy_task, &tasks[i], NULL, &f), 0);
+            pool_future_free(f);
+        }
+        pthread_join(t, NULL);
+        done_at_end = tu_latch_get(&b->tasks_done);
+        pool_destroy(b->pool);
+        tu_where("%s, %u items run, %zu tasks done when the call returned",
+                 tu_pool_name(specs[p]), atomic_load(&c.items), done_at_end);
+        TU_ASSERT_EQ(atomic_load(&c.hit_deadline), 0);
+        TU_ASSERT_EQ(r.rc, ECANCELED);
+        TU_ASSERT_TRUE(done_at_end >= NEEDED);
+        tu_assert_counts(b->task_runs, 0, SUBMITTED, 1, "submitted task");
+        tu_latch_destroy(&b->tasks_done);
+        tu_free(b->task_runs);
+        tu_free(tasks);
+        tu_free(b);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        TU_TEST(long_task_queue_does_not_starve_a_blocking_map),
+        TU_TEST(back_to_back_blocking_calls_do_not_starve_submitted_tasks),
+        TU_TEST(one_long_blocking_call_does_not_starve_submitted_tasks),
+    };
+
+    return TU_RUN(tests, argc, argv);
+}
