@@ -80,6 +80,7 @@ struct pool {
     size_t nsleeping;
     bool drained;
 
+    unsigned fork_generation; /* pool__fork_generation when created */
     size_t nthreads; /* caller included */
     size_t nworkers; /* started */
     pthread_t *workers;
@@ -93,6 +94,15 @@ struct pool {
 
 /* How long an idle thread spins before it sleeps. */
 #define POOL__SPIN_NS 30000ull
+
+/* Bumped in the child of every fork(). A pool created before the fork has
+ * no threads in the child: it then runs calls serially (see pool__forked). */
+extern _Atomic unsigned pool__fork_generation;
+
+static inline bool pool__forked(const pool_t *pool)
+{
+    return pool->fork_generation != pool__load_relaxed(&pool__fork_generation);
+}
 
 /* job.c */
 int pool__run(pool_t *pool, struct pool__job *job);

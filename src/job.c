@@ -223,7 +223,9 @@ int pool__run(pool_t *pool, struct pool__job *job)
     if (job->chunk > job->n)
         job->chunk = job->n;
 
-    if (pool == NULL)
+    /* In a forked child the pool's workers and lock state are gone: run
+     * serially, touching nothing of the pool. */
+    if (pool == NULL || pool__forked(pool))
         return job_run_inline(NULL, job);
 
     atomic_fetch_add_explicit(&pool->calls, 1, memory_order_relaxed);
