@@ -66,6 +66,13 @@
  *   stderr and aborts, instead of deadlocking.
  * - Callbacks run on arbitrary pool threads, concurrently with each other;
  *   they must only write their own outputs (or synchronize themselves).
+ * - fork(): in the child, a pool created before the fork has no workers.
+ *   It stays usable: every call on it runs serially on the calling thread,
+ *   as with a NULL pool (async calls complete before they return), and
+ *   pool_destroy() only frees its memory. Futures of the parent's pool that
+ *   were not done at the fork never complete in the child. The child
+ *   may create new pools as usual. (Fork while this thread is inside a call
+ *   on the pool is not supported.)
  */
 #ifndef POOLMAP_H
 #define POOLMAP_H
@@ -88,9 +95,20 @@ extern "C" {
 /* Version                                                                  */
 /* ======================================================================== */
 
+/* The one place the version is kept; CMakeLists.txt reads it from here. */
 #define POOLMAP_VERSION_MAJOR 0
 #define POOLMAP_VERSION_MINOR 1
 #define POOLMAP_VERSION_PATCH 0
+
+/* The version as one number, 0xMMmmpp, comparable with < and >. */
+#define POOLMAP_VERSION \
+    ((POOLMAP_VERSION_MAJOR << 16) | (POOLMAP_VERSION_MINOR << 8) | POOLMAP_VERSION_PATCH)
+
+/* The version of the library linked at run time, as POOLMAP_VERSION, and as
+ * "MAJOR.MINOR.PATCH". Compare with the macros to detect a header/library
+ * mismatch. Thread safety: any thread. */
+POOL_API unsigned pool_version(void);
+POOL_API const char *pool_version_string(void);
 
 /* ======================================================================== */
 /* Pool lifecycle                                                           */

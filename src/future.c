@@ -183,6 +183,8 @@ static void future_finish_inline(struct pool_future *f, int rc)
 static int future_start(pool_t *pool, struct pool_future *f, pool_future_t **out)
 {
     struct pool__job *job = &f->job;
+    if (pool && pool__forked(pool))
+        pool = f->pool = NULL; /* inherited through fork(): run it here, now */
     pool__job_prepare(pool, job);
     if (f->flags & POOL_ASYNC_CHUNKS) {
         size_t cap = pool__job_count_chunks(job);
@@ -480,7 +482,7 @@ int pool_future_cancel(pool_future_t *f)
 
 void pool_cancel_pending(pool_t *pool)
 {
-    if (pool)
+    if (pool && !pool__forked(pool))
         pool__cancel_lane(pool);
 }
 

@@ -91,6 +91,7 @@ struct pool {
     size_t nsleeping;
     bool drained;
 
+    unsigned fork_generation; /* pool__fork_generation when created */
     size_t nthreads; /* caller included */
     size_t nworkers; /* started (a pool of 1 starts one for async work) */
     pthread_t *workers;
@@ -159,6 +160,15 @@ struct pool_future {
     /* Items that ran successfully: progress. Own line: added per chunk. */
     POOL__ALIGNED _Atomic size_t items_done;
 };
+
+/* Bumped in the child of every fork(). A pool created before the fork has
+ * no threads in the child: it then runs calls serially (see pool__forked). */
+extern _Atomic unsigned pool__fork_generation;
+
+static inline bool pool__forked(const pool_t *pool)
+{
+    return pool->fork_generation != pool__load_relaxed(&pool__fork_generation);
+}
 
 /* job.c */
 int pool__run(pool_t *pool, struct pool__job *job);

@@ -368,7 +368,9 @@ int pool__run(pool_t *pool, struct pool__job *job)
 
     job->lane = POOL__LANE_CALL;
     pool__job_prepare(pool, job);
-    if (pool == NULL)
+    /* In a forked child the pool's workers and lock state are gone: run
+     * serially, touching nothing of the pool. */
+    if (pool == NULL || pool__forked(pool))
         return job_run_inline(NULL, job);
 
     pool__call_begin(pool);

@@ -8,6 +8,19 @@
 
 #include "internal.h"
 
+_Atomic unsigned pool__fork_generation;
+static pthread_once_t pool__atfork_once = PTHREAD_ONCE_INIT;
+
+static void pool__atfork_child(void)
+{
+    atomic_fetch_add(&pool__fork_generation, 1);
+}
+
+static void pool__atfork_register(void)
+{
+    pthread_atfork(NULL, NULL, pool__atfork_child);
+}
+
 static void *worker_main(void *arg)
 {
     pool__worker_loop(arg);
@@ -82,6 +95,7 @@ pool_t *pool_create(size_t nthreads)
         errno = EINVAL;
         return NULL;
     }
+    pthread_once(&pool__atfork_once, pool__atfork_register);
     if (nthreads == 0)
         nthreads = pool__cpu_count();
     if (nthreads > POOL_MAX_THREADS)
@@ -98,6 +112,7 @@ pool_t *pool_create(size_t nthreads)
         pool->lanes[lane].head = pool->lanes[lane].tail = NULL;
     pool->nsleeping = 0;
     pool->drained = false;
+    pool->fork_generation = pool__load_relaxed(&pool__fork_generation);
     pool->nthreads = nthreads;
     pool->nworkers = 0;
     atomic_init(&pool->nqueued, 0);
@@ -134,6 +149,13 @@ void pool_destroy(pool_t *pool)
 {
     if (pool == NULL)
         return;
+    if (pool__forked(pool)) {
+        /* Inherited through fork(): its threads do not exist here and its
+         * locks may be held by them, so only the memory is released. */
+        free(pool->workers);
+        free(pool);
+        return;
+    }
     if (pool__running_on(pool)) {
         fputs("poolmap: pool_destroy() called from a callback running on the "
               "same pool; it would wait for itself forever. Aborting.\n",
@@ -154,4 +176,18 @@ void pool_destroy(pool_t *pool)
 size_t pool_size(const pool_t *pool)
 {
     return pool ? pool->nthreads : 1;
+}
+
+#define POOL__STR2(x) #x
+#define POOL__STR(x) POOL__STR2(x)
+
+unsigned pool_version(void)
+{
+    return POOLMAP_VERSION;
+}
+
+const char *pool_version_string(void)
+{
+    return POOL__STR(POOLMAP_VERSION_MAJOR) "." POOL__STR(POOLMAP_VERSION_MINOR) "."
+           POOL__STR(POOLMAP_VERSION_PATCH);
 }

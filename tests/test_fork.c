@@ -1,0 +1,208 @@
+/*
+ * test_fork.c - what a forked child can do with pools: the inherited pool
+ * (whose workers do not exist in the child) still computes every call
+ * correctly, serially, and never hangs, also when the fork happened while
+ * another thread was in the middle of a call; the child can create, use and
+ * destroy new pools; pool_destroy of the inherited pool returns.
+ *
+ * Also here: the run-time version matches the header.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+#define N 20011 /* prime */
+
+/* ThreadSanitizer cannot start threads in the child of a multi-threaded
+ * fork (it dies, or mistakes the new threads for old ones), so the fork
+ * tests run in the plain and ASan builds only. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifdef UNDER_TSAN
+#define SKIP_UNDER_TSAN()                                                     \
+    do {                                                                      \
+        fprintf(stderr, "skipped: ThreadSanitizer does not support threads "  \
+                        "started after a multi-threaded fork\n");            \
+        skip();                                                               \
+    } while (0)
+#else
+#define SKIP_UNDER_TSAN() ((void)0)
+#endif
+
+static int square(void *ctx, const void *in, void *out)
+{
+    (void)ctx;
+    uint64_t x = *(const uint32_t *)in;
+    *(uint64_t *)out = x * x;
+    return 0;
+}
+
+static int async_task(void *ctx)
+{
+    (void)ctx;
+    return 42;
+}
+
+/* Child exit codes: 0 all right, 10+k check k failed. */
+static int check_map(pool_t *pool)
+{
+    static uint32_t in[N];
+    static uint64_t out[N];
+    for (size_t i = 0; i < N; i++) {
+        in[i] = (uint32_t)i;
+        out[i] = 0;
+    }
+    if (pool_map(pool, square, NULL, in, sizeof *in, out, sizeof *out, N) != 0)
+        return 1;
+    for (size_t i = 0; i < N; i++)
+        if (out[i] != (uint64_t)i * i)
+            return 2;
+    return 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* The child's program: use the inherited pool, then a new one. */
+static void child_main(pool_t *inherited)
+{
+    if (check_map(inherited) != 0)
+        _exit(10);
+    if (check_map(inherited) != 0) /* and again: nothing was left behind */
+        _exit(11);
+    /* Async work on the inherited pool runs at once, on this thread. */
+    pool_future_t *f = NULL;
+    if (pool_submit(inherited, async_task, NULL, NULL, &f) != 0 || !pool_future_done(f) ||
+        pool_future_status(f) != 42)
+        _exit(14);
+    pool_future_free(f);
+    pool_t *fresh = pool_create(3);
+    if (fresh == NULL)
+        _exit(12);
+    if (check_map(fresh) != 0)
+        _exit(13);
+    pool_destroy(fresh);
+    pool_destroy(inherited);
+    _exit(0);
+}
+
+/* Fork, run child_main there, and return its wait status; a child still
+ * running after 20 s is killed and fails the test (a hang). */
+static int fork_and_wait(pool_t *pool)
+{
+    int status = 0;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        child_main(pool);
+    for (long ms = 0; ms < 20000; ms += 5) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return status;
+        sleep_ms(5);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    fail_msg("forked child still running after 20 s (hang)");
+    return status;
+}
+
+static void assert_child_ok(int status)
+{
+    if (!WIFEXITED(status))
+        fail_msg("child died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+    TU_ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
+static void child_uses_inherited_and_new_pools(void **state)
+{
+    static const size_t sizes[] = { 1, 2, 4 };
+    (void)state;
+    SKIP_UNDER_TSAN();
+    for (size_t k = 0; k < TU_ARRAY_LEN(sizes); k++) {
+        tu_where("pool_create(%zu)", sizes[k]);
+        pool_t *pool = pool_create(sizes[k]);
+        assert_non_null(pool);
+        TU_ASSERT_EQ(check_map(pool), 0); /* workers have run before the fork */
+        assert_child_ok(fork_and_wait(pool));
+        TU_ASSERT_EQ(check_map(pool), 0); /* the parent's pool is unaffected */
+        pool_destroy(pool);
+    }
+}
+
+/* Another thread keeps calling pool_map while the main thread forks: the
+ * fork can catch workers and the queue lock in any state. */
+struct busy {
+    pool_t *pool;
+    atomic_int stop;
+    atomic_int calls;
+    atomic_int errors;
+};
+
+static void *busy_caller(void *arg)
+{
+    struct busy *b = arg;
+    while (!atomic_load(&b->stop)) {
+        if (check_map(b->pool) != 0)
+            atomic_fetch_add(&b->errors, 1);
+        atomic_fetch_add(&b->calls, 1);
+    }
+    return NULL;
+}
+
+static void fork_during_calls_never_hangs_child(void **state)
+{
+    (void)state;
+    SKIP_UNDER_TSAN();
+    struct busy b = { pool_create(2), 0, 0, 0 };
+    assert_non_null(b.pool);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, busy_caller, &b), 0);
+    for (int rep = 0; rep < 10; rep++) {
+        while (atomic_load(&b.calls) < rep + 1)
+            sleep_ms(1);
+        tu_where("fork %d during calls", rep);
+        assert_child_ok(fork_and_wait(b.pool));
+    }
+    atomic_store(&b.stop, 1);
+    pthread_join(t, NULL);
+    TU_ASSERT_EQ(atomic_load(&b.errors), 0);
+    pool_destroy(b.pool);
+}
+
+static void runtime_version_matches_header(void **state)
+{
+    (void)state;
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", POOLMAP_VERSION_MAJOR, POOLMAP_VERSION_MINOR,
+             POOLMAP_VERSION_PATCH);
+    TU_ASSERT_EQ(pool_version(), (unsigned)POOLMAP_VERSION);
+    assert_string_equal(pool_version_string(), want);
+    TU_ASSERT_TRUE(POOLMAP_VERSION == ((POOLMAP_VERSION_MAJOR << 16) |
+                                       (POOLMAP_VERSION_MINOR << 8) | POOLMAP_VERSION_PATCH));
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        TU_TEST(runtime_version_matches_header),
+        TU_TEST(child_uses_inherited_and_new_pools),
+        TU_TEST(fork_during_calls_never_hangs_child),
+    };
+    return TU_RUN(tests, argc, argv);
+}
