@@ -59,11 +59,18 @@ static int run(pool_t *pool, struct pool__job *job, pool_opts *opts)
     return rc;
 }
 
+/* Set what every blocking call shares; pool__run() sets the rest, so the
+ * descriptor (three cache lines) is not cleared on every call. */
 static void job_init(struct pool__job *job, size_t n, const pool_opts *opts)
 {
-    memset(job, 0, sizeof *job);
     job->n = n;
     job->chunk = opts ? opts->chunk : 0;
+    job->future = NULL;
+    job->in = NULL;
+    job->out = NULL;
+    job->in_size = job->out_size = job->tuple_size = 0;
+    job->columns = NULL;
+    job->ncolumns = 0;
 }
 
 /* ---- bodies ------------------------------------------------------------ */
@@ -72,17 +79,28 @@ static int map_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     pool_map_fn fn = job->fn.map;
     void *ctx = job->ctx;
-    const char *in = at(job->in, b * job->in_size);
-    char *out = (char *)at(job->out, b * job->out_size);
-    size_t i;
+    const _Atomic size_t *stop_at = &job->stop_at;
+    size_t isz = job->in_size, osz = job->out_size;
+    size_t i = b;
     int rc = 0;
-    for (i = b; i < e; i++) {
-        if (i >= pool__load_relaxed(&job->stop_at))
-            break;
-        if ((rc = fn(ctx, in, out)) != 0)
-            break;
-        in = at(in, job->in_size);
-        out = (char *)at(out, job->out_size);
+
+    if (job->in && job->out) {
+        /* The common case, kept free of the NULL checks below. */
+        const char *in = (const char *)job->in + b * isz;
+        char *out = (char *)job->out + b * osz;
+        for (; i < e; i++, in += isz, out += osz) {
+            if (i >= pool__load_relaxed(stop_at) || (rc = fn(ctx, in, out)) != 0)
+                break;
+        }
+    } else {
+        const char *in = at(job->in, b * isz);
+        char *out = (char *)at(job->out, b * osz);
+        for (; i < e; i++) {
+            if (i >= pool__load_relaxed(stop_at) || (rc = fn(ctx, in, out)) != 0)
+                break;
+            in = at(in, isz);
+            out = (char *)at(out, osz);
+        }
     }
     *stop = i;
     return rc;
@@ -112,8 +130,8 @@ static int range_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 }
 
 /* Copy one column of `count` tuples starting at `tuples` into dst. The
- * common member sizes get a constant-size copy the compiler turns into one
- * load and one store. */
+ * common member sizes get word copies (see pool__u64) or a constant-size
+ * memcpy, both one load and one store per element. */
 static void scatter_column(const pool_column *c, const char *tuples, size_t tuple_size,
                            size_t count, size_t first)
 {
@@ -127,10 +145,33 @@ static void scatter_column(const pool_column *c, const char *tuples, size_t tupl
         for (size_t i = 0; i < count; i++)                                    \
             memcpy(dst + i * (sz), src + i * tuple_size, (sz));               \
         return;
-    POOL__COPY(1)
+#ifdef POOL__HAVE_ALIAS_WORDS
+    /* With the stride a constant, the compiler turns the strided loads into
+     * vector loads and shuffles: for the usual small structs it is worth an
+     * instance each. */
+#define POOL__WORD_LOOP(type, stride)                                         \
+    for (size_t i = 0; i < count; i++)                                        \
+        ((type *)(void *)dst)[i] = *(const type *)(const void *)(src + i * (stride))
+#define POOL__COPY_WORD(sz, type, s1, s2, s3, s4)                             \
+    case sz:                                                                  \
+        switch (tuple_size) {                                                 \
+        case s1: POOL__WORD_LOOP(type, s1); return;                           \
+        case s2: POOL__WORD_LOOP(type, s2); return;                           \
+        case s3: POOL__WORD_LOOP(type, s3); return;                           \
+        case s4: POOL__WORD_LOOP(type, s4); return;                           \
+        default: POOL__WORD_LOOP(type, tuple_size); return;                   \
+        }
+    POOL__COPY_WORD(2, pool__u16, 4, 6, 8, 16)
+    POOL__COPY_WORD(4, pool__u32, 8, 12, 16, 32)
+    POOL__COPY_WORD(8, pool__u64, 16, 24, 32, 64)
+#undef POOL__COPY_WORD
+#undef POOL__WORD_LOOP
+#else
     POOL__COPY(2)
     POOL__COPY(4)
     POOL__COPY(8)
+#endif
+    POOL__COPY(1)
     POOL__COPY(16)
 #undef POOL__COPY
     default:

@@ -32,6 +32,16 @@
     atomic_compare_exchange_weak_explicit((p), (expected), (desired),         \
                                           memory_order_relaxed, memory_order_relaxed)
 
+/* Word types that may alias anything and sit at any address: a copy through
+ * them is one load and one store that the compiler can vectorize, where a
+ * memcpy per element often stays a call-shaped loop. */
+#if defined(__GNUC__)
+#define POOL__HAVE_ALIAS_WORDS 1
+typedef uint16_t pool__u16 __attribute__((may_alias, aligned(1)));
+typedef uint32_t pool__u32 __attribute__((may_alias, aligned(1)));
+typedef uint64_t pool__u64 __attribute__((may_alias, aligned(1)));
+#endif
+
 /* Tell the CPU we are spinning (saves power, frees the sibling hyperthread). */
 static inline void pool__cpu_relax(void)
 {
