@@ -12,6 +12,10 @@ command -v cmake >/dev/null || missing+=(cmake)
 command -v gcc >/dev/null || missing+=(gcc)
 command -v clang >/dev/null || missing+=(clang)
 [ -f /usr/include/cmocka.h ] || missing+=(libcmocka-dev)
+# the benchmark's peers: the smoke run below checks the suite still builds
+command -v g++ >/dev/null || missing+=(g++)
+[ -f /usr/include/pthreadpool.h ] || missing+=(libpthreadpool-dev)
+[ -d /usr/include/oneapi/tbb ] || [ -d /usr/include/tbb ] || missing+=(libtbb-dev)
 # clang's sanitizer runtimes come in their own package
 if command -v clang >/dev/null &&
    ! echo 'int main(void){return 0;}' | clang -x c -fsanitize=address - -o /dev/null 2>/dev/null; then
@@ -28,16 +32,18 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 jobs=$(nproc 2>/dev/null || echo 2)
-run_build() { # name cc sanitize
-  local dir=build-test/$1
-  echo "== $1: CC=$2 POOLMAP_SANITIZE=${3:-none}"
-  CC=$2 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_COMPILE_WARNING_AS_ERROR=ON -DPOOLMAP_SANITIZE="$3" >/dev/null
+run_build() { # name cc sanitize [cmake options...]
+  local dir=build-test/$1 cc=$2 san=$3
+  shift 3
+  echo "== $(basename "$dir"): CC=$cc POOLMAP_SANITIZE=${san:-none} $*"
+  CC=$cc cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_COMPILE_WARNING_AS_ERROR=ON -DPOOLMAP_SANITIZE="$san" "$@" >/dev/null
   cmake --build "$dir" -j"$jobs" >/dev/null
   ctest --test-dir "$dir" --output-on-failure -j"$jobs"
 }
 
-run_build gcc gcc ""
+# gcc also builds the benchmark suite and smoke-runs every workload once.
+run_build gcc gcc "" -DPOOLMAP_BENCH=ON
 run_build clang clang ""
 run_build asan gcc address
 run_build asan-clang clang address

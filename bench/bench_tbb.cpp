@@ -1,0 +1,160 @@
+/*
+ * bench_tbb.cpp - the workloads on oneTBB: everything runs inside one
+ * tbb::task_arena whose concurrency is --threads (the caller included), with
+ * tbb::parallel_for and its default (auto) partitioner.
+ */
+#include "bench.h"
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <cstdio>
+
+namespace {
+
+using range = tbb::blocked_range<size_t>;
+
+/* The W2 (b) function-pointer body: a volatile pointer, so every item makes
+ * an indirect call, as pool_map does. */
+int (*volatile calc_ptr)(void *, const void *, void *) = bench_calc_cb;
+
+int run_w1(bench_data *d)
+{
+    for (size_t c = 0; c < d->calls; c++)
+        tbb::parallel_for(size_t(0), d->n, [d](size_t i) { bench_w1_item(d, i); });
+    return 0;
+}
+
+int run_map_inline(bench_data *d)
+{
+    tbb::parallel_for(range(0, d->n), [d](const range &r) {
+        bench_map_range(d, r.begin(), r.end());
+    });
+    return 0;
+}
+
+int run_map_fnptr(bench_data *d)
+{
+    const double *in = d->in;
+    bench_triple *t = d->tuples;
+    tbb::parallel_for(size_t(0), d->n, [in, t](size_t i) { calc_ptr(nullptr, &in[i], &t[i]); });
+    return 0;
+}
+
+int run_unzip(bench_data *d)
+{
+    tbb::parallel_for(range(0, d->n), [d](const range &r) {
+        bench_unzip_range(d, r.begin(), r.end());
+    });
+    return 0;
+}
+
+/* One piece per thread, as the other systems split the copy. */
+int run_memcpy(bench_data *d)
+{
+    size_t pieces = d->args->threads;
+    tbb::parallel_for(
+        range(0, pieces, 1),
+        [d, pieces](const range &r) {
+            for (size_t k = r.begin(); k < r.end(); k++)
+                bench_copy_piece(d, k, pieces);
+        },
+        tbb::simple_partitioner());
+    return 0;
+}
+
+int run_map_unzip(bench_data *d)
+{
+    tbb::parallel_for(size_t(0), d->n, [d](size_t i) { bench_fused_item(d, i, calc_ptr); });
+    return 0;
+}
+
+int run_w3(bench_data *d)
+{
+    tbb::parallel_for(size_t(0), d->n, [d](size_t i) { bench_uniform_item(d, i); });
+    return 0;
+}
+
+int run_tri(bench_data *d)
+{
+    tbb::parallel_for(size_t(0), d->n, [d](size_t i) { bench_tri_item(d, i); });
+    return 0;
+}
+
+int run_mandel(bench_data *d)
+{
+    tbb::parallel_for(size_t(0), d->height, [d](size_t r) { bench_mandel_row(d, r); });
+    return 0;
+}
+
+int run_w5(bench_data *d)
+{
+    for (size_t c = 0; c < d->calls; c++)
+        tbb::parallel_for(size_t(0), d->n, [d](size_t i) { bench_small_item(d, i); });
+    return 0;
+}
+
+int run_w6(bench_data *d)
+{
+    for (size_t c = 0; c < d->calls; c++)
+        tbb::parallel_for(size_t(0), d->outer, [d](size_t o) {
+            tbb::parallel_for(size_t(0), d->n, [d, o](size_t i) { bench_nested_item(d, o, i); });
+        });
+    return 0;
+}
+
+int w1(bench_data *d)
+{
+    return bench_case(d, "empty", BENCH_OUT_SLOTS, run_w1);
+}
+
+int w2(bench_data *d)
+{
+    return bench_case(d, "map_inline", BENCH_OUT_TUPLES, run_map_inline) ||
+           bench_case(d, "map_fnptr", BENCH_OUT_TUPLES, run_map_fnptr) ||
+           bench_case(d, "unzip", BENCH_OUT_COLUMNS, run_unzip) ||
+           bench_case(d, "memcpy", BENCH_OUT_BYTES, run_memcpy) ||
+           bench_case(d, "map_unzip", BENCH_OUT_COLUMNS, run_map_unzip);
+}
+
+int w3(bench_data *d)
+{
+    return bench_case(d, "uniform", BENCH_OUT_VALUES, run_w3);
+}
+
+int w4(bench_data *d)
+{
+    return bench_case(d, "tri", BENCH_OUT_VALUES, run_tri) ||
+           bench_case(d, "mandel", BENCH_OUT_IMAGE, run_mandel);
+}
+
+int w5(bench_data *d)
+{
+    return bench_case(d, "small", BENCH_OUT_VALUES, run_w5);
+}
+
+int w6(bench_data *d)
+{
+    return bench_case(d, "nested", BENCH_OUT_VALUES, run_w6);
+}
+
+/* A parallel_for first (run_w3 over --threads items), then the sleep. */
+int idle(bench_data *d)
+{
+    return bench_case(d, "sleep", BENCH_OUT_VALUES, run_w3);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    static const bench_workload_fn table[BENCH_NWORKLOADS] = { w1, w2, w3, w4, w5, w6, idle };
+    bench_args args;
+
+    bench_parse(argc, argv, "tbb", &args);
+    tbb::task_arena arena(static_cast<int>(args.threads));
+    int rc = 1;
+    arena.execute([&] { rc = bench_run(&args, table); });
+    return rc;
+}
