@@ -131,7 +131,7 @@ typedef struct pool pool_t;
  * Returns the pool, or NULL with errno set and nothing leaked (workers that
  * did start are joined):
  *   EINVAL   nthreads > POOL_MAX_THREADS
- *   ENOMEM   out of memory
+ *   ENOMEM   out of memory (or the fork handler could not be registered)
  *   EAGAIN   a worker thread could not be created
  * Thread safety: may be called from any thread.
  */
@@ -409,7 +409,9 @@ POOL_API int pool_for_async(pool_t *pool, size_t n, pool_for_fn fn, void *ctx,
  */
 POOL_API int pool_future_wait(pool_future_t *future, int64_t timeout_ns);
 
-/* pool_future_done - true once the status is final. Lock-free. */
+/* pool_future_done - true once the status is final. Lock-free, except that
+ * for a future whose completion fd was made it takes the future's lock
+ * briefly while the answer is "not done" (so that it agrees with the fd). */
 POOL_API int pool_future_done(const pool_future_t *future);
 
 /*

@@ -99,6 +99,7 @@ static int future_new(pool_t *pool, const pool_async_opts *opts, struct pool_fut
     f->failed_index = POOL_NO_INDEX;
     atomic_init(&f->done, false);
     atomic_init(&f->stream_waiting, false);
+    atomic_init(&f->has_fd, false);
     atomic_init(&f->refs, 2);
     atomic_init(&f->nrecords, 0);
     atomic_init(&f->items_done, 0);
@@ -149,6 +150,10 @@ void pool__future_finish(struct pool_future *f)
 
     pthread_mutex_lock(&f->lock);
     f->pool = NULL;
+    /* The fd first, in the same critical section as `done`: whoever sees
+     * done finds the fd readable, and whoever saw the fd readable and then
+     * asks is_done_sync() gets the answer under this lock. */
+    pool__event_signal(f->fd_write);
     atomic_store_explicit(&f->done, true, memory_order_release);
     pthread_cond_broadcast(&f->cv);
     for (struct pool__wnode *w = f->waiters; w; w = w->next) {
@@ -157,7 +162,6 @@ void pool__future_finish(struct pool_future *f)
         pthread_cond_signal(&w->waiter->cv);
         pthread_mutex_unlock(&w->waiter->lock);
     }
-    pool__event_signal(f->fd_write);
     pthread_mutex_unlock(&f->lock);
 
     if (f->on_done && pool)
@@ -274,21 +278,35 @@ static bool is_done(const struct pool_future *f)
     return atomic_load_explicit(&((struct pool_future *)f)->done, memory_order_acquire);
 }
 
+/* is_done, except that the not-done answer of a future whose fd was made is
+ * confirmed under its lock: the fd is signalled just before `done` is
+ * stored, so a caller that saw the fd readable must not read "not done". */
+static bool is_done_sync(const struct pool_future *cf)
+{
+    struct pool_future *f = (struct pool_future *)cf;
+    if (is_done(f) || !atomic_load_explicit(&f->has_fd, memory_order_acquire))
+        return is_done(f);
+    pthread_mutex_lock(&f->lock);
+    bool done = is_done(f);
+    pthread_mutex_unlock(&f->lock);
+    return done;
+}
+
 int pool_future_done(const pool_future_t *future)
 {
-    return future && is_done(future);
+    return future && is_done_sync(future);
 }
 
 int pool_future_status(const pool_future_t *future)
 {
     if (future == NULL)
         return EINVAL;
-    return is_done(future) ? future->status : EBUSY;
+    return is_done_sync(future) ? future->status : EBUSY;
 }
 
 size_t pool_future_failed_index(const pool_future_t *future)
 {
-    return future && is_done(future) ? future->failed_index : POOL_NO_INDEX;
+    return future && is_done_sync(future) ? future->failed_index : POOL_NO_INDEX;
 }
 
 size_t pool_future_progress(const pool_future_t *future, size_t *total)
@@ -398,7 +416,11 @@ int pool_wait_any(pool_future_t *const *futures, size_t n, int64_t timeout_ns, s
     struct pool__wnode *nodes = calloc(n, sizeof *nodes);
     if (nodes == NULL)
         return ENOMEM;
-    pthread_mutex_init(&w.lock, NULL);
+    int err = pthread_mutex_init(&w.lock, NULL);
+    if (err != 0) {
+        free(nodes);
+        return ENOMEM;
+    }
     if (cond_init_monotonic(&w.cv) != 0) {
         pthread_mutex_destroy(&w.lock);
         free(nodes);
@@ -547,6 +569,7 @@ int pool_future_fd(pool_future_t *f)
         }
         if (is_done(f))
             pool__event_signal(f->fd_write);
+        atomic_store_explicit(&f->has_fd, true, memory_order_release);
     }
     int fd = f->fd_read;
     pthread_mutex_unlock(&f->lock);

@@ -150,6 +150,7 @@ struct pool_future {
     struct pool__wnode *waiters;
     size_t read_pos; /* next record for pool_future_next() */
     _Atomic bool stream_waiting;
+    _Atomic bool has_fd; /* pool_future_fd() made the fd: see is_done_sync */
 
     _Atomic unsigned refs; /* the user's handle + the pool until completion */
 

@@ -16,9 +16,11 @@ static void pool__atfork_child(void)
     atomic_fetch_add(&pool__fork_generation, 1);
 }
 
+static int pool__atfork_error; /* written once, under pool__atfork_once */
+
 static void pool__atfork_register(void)
 {
-    pthread_atfork(NULL, NULL, pool__atfork_child);
+    pool__atfork_error = pthread_atfork(NULL, NULL, pool__atfork_child);
 }
 
 static void *worker_main(void *arg)
@@ -95,7 +97,13 @@ pool_t *pool_create(size_t nthreads)
         errno = EINVAL;
         return NULL;
     }
+    /* Without the fork handler the documented fork() behaviour would not
+     * hold: refuse to make pools rather than break it silently. */
     pthread_once(&pool__atfork_once, pool__atfork_register);
+    if (pool__atfork_error != 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
     if (nthreads == 0)
         nthreads = pool__cpu_count();
     if (nthreads > POOL_MAX_THREADS)
