@@ -92,7 +92,6 @@ static void long_task_queue_does_not_starve_a_blocking_map(void **state)
     for (p = 0; p < TU_ARRAY_LEN(specs); p++) {
         starve *s = tu_malloc(sizeof *s);
         qtask *tasks = tu_malloc(QUEUE_TASKS * sizeof *tasks);
-        pthread_t mapper;
 
         tu_where("%s", tu_pool_name(specs[p]));
         s->pool = tu_pool_open(specs[p]);
@@ -113,8 +112,10 @@ static void long_task_queue_does_not_starve_a_blocking_map(void **state)
             TU_ASSERT_EQ(pool_submit(s->pool, queue_task, &tasks[i], NULL, &f), 0);
             pool_future_free(f);
         }
-        assert_int_equal(pthread_create(&mapper, NULL, mapper_main, s), 0);
-        pthread_join(mapper, NULL);
+        /* The map runs right away on this thread: a mapper thread that the
+         * scheduler starts late would see the queue drained by then, which
+         * says nothing about the pool's fairness. */
+        (void)mapper_main(s);
         /* The queue still drains completely (and nothing runs while the
          * assertions below may fail). */
         pool_destroy(s->pool);
