@@ -16,12 +16,13 @@
 
 #include <poolmap.h>
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "mandelbrot.h" /* the pixel math, shared with mandelbrot_mpi.c */
 
 /* Everything a row needs, shared read-only by all threads through ctx;
  * each row writes only its own bytes of pixels. */
@@ -31,39 +32,14 @@ typedef struct image {
     unsigned char *pixels; /* width * height grey levels, row after row */
 } image;
 
-/* Escape-time iteration for one point: 0 (black) inside the set, brighter
- * the longer the point takes to escape, on a curve that saturates quickly
- * so the slow-escaping boundary glows. */
-static unsigned char shade(double cr, double ci, unsigned maxiter)
-{
-    double zr = 0.0, zi = 0.0;
-    unsigned n = 0;
-
-    while (n < maxiter && zr * zr + zi * zi <= 4.0) {
-        double t = zr * zr - zi * zi + cr;
-        zi = 2.0 * zr * zi + ci;
-        zr = t;
-        n++;
-    }
-    if (n == maxiter)
-        return 0;
-    return (unsigned char)(255u * n / (n + 8));
-}
-
 /* pool_for_range callback: render rows [begin, end) of the image. */
 static int render_rows(void *ctx, size_t begin, size_t end)
 {
     const image *img = ctx;
-    /* The view: real part in [-2.5, 1.0], imaginary part in [-1.25, 1.25]. */
-    double dx = 3.5 / (double)img->width;
-    double dy = 2.5 / (double)img->height;
 
-    for (size_t y = begin; y < end; y++) {
-        double ci = -1.25 + ((double)y + 0.5) * dy;
-        unsigned char *row = img->pixels + y * img->width;
-        for (size_t x = 0; x < img->width; x++)
-            row[x] = shade(-2.5 + ((double)x + 0.5) * dx, ci, img->maxiter);
-    }
+    for (size_t y = begin; y < end; y++)
+        mandelbrot_row(img->width, img->height, img->maxiter, y,
+                       img->pixels + y * img->width);
     return 0;
 }
 
@@ -90,47 +66,6 @@ static double render(pool_t *pool, image *img)
     return t1 - t0;
 }
 
-/* Parses argv[i] as an integer in [1, max] into *out; keeps the default when
- * argv has no such argument. Returns 0, or -1 after printing why. */
-static int parse_arg(int argc, char **argv, int i, const char *name,
-                     unsigned long max, unsigned long *out)
-{
-    char *end;
-    unsigned long v;
-
-    if (i >= argc)
-        return 0;
-    errno = 0;
-    v = strtoul(argv[i], &end, 10);
-    if (errno != 0 || end == argv[i] || *end != '\0' || argv[i][0] == '-' ||
-        v < 1 || v > max) {
-        fprintf(stderr, "mandelbrot: %s must be an integer from 1 to %lu, not '%s'\n",
-                name, max, argv[i]);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int write_pgm(const char *path, const image *img)
-{
-    FILE *f = fopen(path, "wb");
-    size_t n = img->width * img->height;
-
-    if (f == NULL) {
-        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    /* Binary greymap: a text header, then one byte per pixel. */
-    int ok = fprintf(f, "P5\n%zu %zu\n255\n", img->width, img->height) > 0 &&
-             fwrite(img->pixels, 1, n, f) == n;
-    if (fclose(f) != 0 || !ok) {
-        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     unsigned long width = 1200, height = 900, maxiter = 1000;
@@ -140,9 +75,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [width [height [maxiter [output.pgm]]]]\n", argv[0]);
         return 2;
     }
-    if (parse_arg(argc, argv, 1, "width", 20000, &width) != 0 ||
-        parse_arg(argc, argv, 2, "height", 20000, &height) != 0 ||
-        parse_arg(argc, argv, 3, "maxiter", 1000000, &maxiter) != 0)
+    if (mandelbrot_parse_arg("mandelbrot", argc, argv, 1, "width", 20000, &width) != 0 ||
+        mandelbrot_parse_arg("mandelbrot", argc, argv, 2, "height", 20000, &height) != 0 ||
+        mandelbrot_parse_arg("mandelbrot", argc, argv, 3, "maxiter", 1000000, &maxiter) != 0)
         return 2;
 
     image serial = { width, height, (unsigned)maxiter, malloc(width * height) };
@@ -181,7 +116,7 @@ int main(int argc, char **argv)
         if (memcmp(serial.pixels, parallel.pixels, width * height) != 0) {
             fprintf(stderr, "FAILED: the parallel image differs from the serial one\n");
             status = 1;
-        } else if (write_pgm(path, &parallel) != 0) {
+        } else if (mandelbrot_write_pgm(path, width, height, parallel.pixels) != 0) {
             status = 1;
         } else {
             printf("images identical, wrote %s\n", path);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README.md, .ci/run): installs what the tests need when it
-# is missing, then builds and runs the whole suite in four builds, warnings
-# as errors: gcc and clang plain, ASan+UBSan with each, gcc ThreadSanitizer.
+# is missing (mpich included, for the optional MPI module), then builds and
+# runs the whole suite in five builds, warnings as errors: gcc and clang
+# plain, ASan+UBSan with each, gcc ThreadSanitizer.
 # Any failure or sanitizer report fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,9 @@ command -v clang >/dev/null || missing+=(clang)
 command -v g++ >/dev/null || missing+=(g++)
 [ -f /usr/include/pthreadpool.h ] || missing+=(libpthreadpool-dev)
 [ -d /usr/include/oneapi/tbb ] || [ -d /usr/include/tbb ] || missing+=(libtbb-dev)
+# pool_map_mpi's tests and example run under mpich's mpiexec
+command -v mpiexec.mpich >/dev/null || missing+=(mpich)
+compgen -G '/usr/lib/*/pkgconfig/mpich.pc' >/dev/null || missing+=(libmpich-dev)
 # clang's sanitizer runtimes come in their own package
 if command -v clang >/dev/null &&
    ! echo 'int main(void){return 0;}' | clang -x c -fsanitize=address - -o /dev/null 2>/dev/null; then
