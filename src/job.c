@@ -369,25 +369,22 @@ int pool__run(pool_t *pool, struct pool__job *job)
     job->lane = POOL__LANE_CALL;
     if (job->chunk > job->n)
         job->chunk = job->n;
-    /* The serial loop needs only the failure fields and stop_at. In a forked
-     * child the pool's workers and lock state are gone: run serially,
-     * touching nothing of the pool. */
-    if (pool == NULL || pool__forked(pool) || pool->nthreads == 1 || job->n == 1 ||
-        job->chunk == job->n) {
+    /* In a forked child the pool's workers and lock state are gone: such a
+     * pool is run like NULL, touching nothing of it. */
+    bool detached = pool == NULL || pool__forked(pool);
+    bool serial = detached || pool->nthreads == 1 || job->n == 1 || job->chunk == job->n;
+    if (serial) {
+        /* The serial loop needs only the failure fields and stop_at. */
         job->fail_index = POOL_NO_INDEX;
         job->fail_status = 0;
         atomic_init(&job->stop_at, SIZE_MAX);
-        if (pool == NULL || pool__forked(pool))
+        if (detached)
             return job_run_inline(NULL, job);
-        pool__call_begin(pool);
-        rc = job_run_inline(pool, job);
-        pool__call_end(pool);
-        return rc;
+    } else {
+        pool__job_prepare(pool, job);
     }
-
-    pool__job_prepare(pool, job);
     pool__call_begin(pool);
-    rc = job_run_parallel(pool, job);
+    rc = serial ? job_run_inline(pool, job) : job_run_parallel(pool, job);
     pool__call_end(pool);
     return rc;
 }
