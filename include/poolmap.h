@@ -61,7 +61,8 @@
  *   its call first runs that call's unclaimed items itself, and only waits
  *   for items already running on other threads.
  * - pool_destroy() must not race with a call that starts after it; calls
- *   already in flight are waited for. Calling it from inside a callback
+ *   already in flight (whose start the destroying thread has learned of,
+ *   through any synchronization) are waited for. Calling it from inside a callback
  *   running on that pool is a programming error: it prints a message to
  *   stderr and aborts, instead of deadlocking.
  * - Callbacks run on arbitrary pool threads, concurrently with each other;

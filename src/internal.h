@@ -102,6 +102,14 @@ struct pool {
     _Atomic bool stop;
     /* Calls in flight, plus POOL__DESTROYING. Own line: every call touches it. */
     POOL__ALIGNED _Atomic size_t calls;
+    /* The thread that created the pool is inside a blocking call on it.
+     * Only that thread writes it, with plain loads and stores (no RMW): the
+     * common single-caller program pays no atomic read-modify-write per
+     * call. pool_destroy() polls it (see pool__call_enter). A thread that
+     * later gets the creator's thread-local block (after the creator ended,
+     * the flag clear) simply continues as the owner. */
+    _Atomic bool owner_busy;
+    const void *owner; /* &pool__self of the creating thread */
 };
 
 /* How long an idle thread spins before it sleeps. */
@@ -171,7 +179,107 @@ static inline bool pool__forked(const pool_t *pool)
     return pool->fork_generation != pool__load_relaxed(&pool__fork_generation);
 }
 
+/* Stack of pools whose items this thread is running, innermost first; lets
+ * pool_destroy() refuse to wait for the very call that invoked it. The
+ * owner's in-place calls push none (see pool__running_on). */
+struct pool__frame {
+    const pool_t *pool;
+    struct pool__frame *up;
+};
+extern _Thread_local struct pool__frame *pool__frames POOL__TLS_FAST;
+/* Its address names the thread (pool->owner): cheaper than pthread_self(). */
+extern _Thread_local char pool__self POOL__TLS_FAST;
+
+/* future.c */
+void pool__future_chunk_done(struct pool_future *f, size_t begin, size_t stop, int rc);
+void pool__future_finish(struct pool_future *f);
+
 /* job.c */
+void pool__call_begin(pool_t *pool);
+void pool__call_end(pool_t *pool);
+
+/*
+ * A blocking call begins and ends on one thread. When that thread created
+ * the pool, the call is marked in pool->owner_busy, which no other thread
+ * writes: a relaxed load, and for the outermost call a store each way, of
+ * constants, instead of two atomic read-modify-writes on a shared line (most
+ * of the cost of a small call); nothing chains one call to the next.
+ * pool_destroy() from another thread still sees every call that started
+ * before it: the start happens before whatever told the destroying thread
+ * that the call is in flight, so its load reads the flag set; it then polls
+ * until the release store of the outermost call's end.
+ */
+enum pool__held {
+    POOL__HELD_SHARED, /* counted in pool->calls */
+    POOL__HELD_OWNER,  /* the owner's outermost call: set owner_busy */
+    POOL__HELD_NESTED  /* the owner's call inside its own: owner_busy already set */
+};
+
+static inline bool pool__is_owner(const pool_t *pool)
+{
+    return pool->owner == &pool__self;
+}
+
+static inline enum pool__held pool__call_enter(pool_t *pool)
+{
+    if (!pool__is_owner(pool)) {
+        pool__call_begin(pool);
+        return POOL__HELD_SHARED;
+    }
+    if (pool__load_relaxed(&pool->owner_busy))
+        return POOL__HELD_NESTED;
+    pool__store_relaxed(&pool->owner_busy, true);
+    return POOL__HELD_OWNER;
+}
+
+static inline void pool__call_leave(pool_t *pool, enum pool__held held)
+{
+    if (held == POOL__HELD_OWNER)
+        pool__store_release(&pool->owner_busy, false);
+    else if (held == POOL__HELD_SHARED)
+        pool__call_end(pool);
+}
+
+/* A blocking call runs serially on the caller when the pool has one
+ * thread, or the call one item or one chunk. */
+static inline bool pool__call_is_serial(const pool_t *pool, const struct pool__job *job)
+{
+    return pool->nthreads == 1 || job->n == 1 || (job->chunk != 0 && job->chunk >= job->n);
+}
+
+/* Run one chunk; returns its status. Items [b, *stop) ran; on failure item
+ * *stop failed; with 0 and *stop < e the rest was skipped (stop_at). */
+static POOL__INLINE int pool__job_chunk(struct pool__job *job, pool__body_fn body, size_t b,
+                                        size_t e, size_t *stop)
+{
+    *stop = b;
+    int rc = body(job, b, e, stop);
+    if (job->future)
+        pool__future_chunk_done(job->future, b, *stop, rc);
+    return rc;
+}
+
+/* The serial loop: NULL pool, one-thread pool, or a call of one chunk.
+ * job->stop_at must be set. `body` is job->body, passed apart so that where
+ * it is a constant the call is direct. */
+static POOL__INLINE int pool__run_inline(pool_t *pool, struct pool__job *job,
+                                         pool__body_fn body)
+{
+    struct pool__frame frame = { pool, pool__frames };
+    size_t failed = POOL_NO_INDEX;
+    int rc = 0;
+
+    pool__frames = &frame;
+    for (size_t b = 0, e; b < job->n && rc == 0; b = e) {
+        e = job->chunk && job->chunk < job->n - b ? b + job->chunk : job->n;
+        rc = pool__job_chunk(job, body, b, e, &failed);
+    }
+    pool__frames = frame.up;
+    job->fail_index = rc != 0 ? failed : POOL_NO_INDEX;
+    job->fail_status = rc;
+    return rc;
+}
+
 int pool__run(pool_t *pool, struct pool__job *job);
 bool pool__running_on(const pool_t *pool);
 void pool__worker_loop(pool_t *pool);
@@ -182,12 +290,6 @@ void pool__help(pool_t *pool, struct pool__job *job);
 bool pool__cancel(pool_t *pool, struct pool__job *job);
 void pool__cancel_lane(pool_t *pool);
 void pool__call_done_fn(pool_t *pool, struct pool_future *f);
-void pool__call_begin(pool_t *pool);
-void pool__call_end(pool_t *pool);
-
-/* future.c */
-void pool__future_chunk_done(struct pool_future *f, size_t begin, size_t stop, int rc);
-void pool__future_finish(struct pool_future *f);
 
 /* map.c */
 int pool__check_map(pool_map_fn fn, const void *in, size_t in_size, const void *out,

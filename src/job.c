@@ -19,16 +19,16 @@
 
 #include "internal.h"
 
-/* Stack of pools whose items this thread is running, innermost first; lets
- * pool_destroy() refuse to wait for the very call that invoked it. */
-struct pool__frame {
-    const pool_t *pool;
-    struct pool__frame *up;
-};
-static _Thread_local struct pool__frame *pool__frames;
+_Thread_local struct pool__frame *pool__frames;
+_Thread_local char pool__self;
 
 bool pool__running_on(const pool_t *pool)
 {
+    /* The owner's in-place calls push no frame (see map.c): its owner_busy
+     * is set only while it is in a call on this pool, whose callbacks are
+     * then all this thread runs. */
+    if (pool__is_owner(pool) && pool__load_relaxed(&pool->owner_busy))
+        return true;
     for (const struct pool__frame *f = pool__frames; f; f = f->up)
         if (f->pool == pool)
             return true;
@@ -154,17 +154,6 @@ static void job_stop_at(struct pool__job *job, size_t index)
     }
 }
 
-/* Run one chunk; returns its status. Items [b, *stop) ran; on failure item
- * *stop failed; with 0 and *stop < e the rest was skipped (stop_at). */
-static int job_chunk(struct pool__job *job, size_t b, size_t e, size_t *stop)
-{
-    *stop = b;
-    int rc = job->body(job, b, e, stop);
-    if (job->future)
-        pool__future_chunk_done(job->future, b, *stop, rc);
-    return rc;
-}
-
 /* Run claimed chunks until none is left or one fails; then the job is
  * exhausted: every claim from now on is at or past n or stop_at. A worker
  * (may_leave) also leaves between chunks when the other lane has work
@@ -184,7 +173,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, bool may_
             turn.skipped = b;
             break;
         }
-        turn.rc = job_chunk(job, b, e, &stop);
+        turn.rc = pool__job_chunk(job, job->body, b, e, &stop);
         if (turn.rc != 0) {
             turn.failed = stop;
             job_stop_at(job, stop);
@@ -199,25 +188,6 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, bool may_
     }
     pool__frames = frame.up;
     return turn;
-}
-
-/* The serial loop: NULL pool, one-thread pool, or a call of one chunk. */
-static int job_run_inline(pool_t *pool, struct pool__job *job)
-{
-    struct pool__frame frame = { pool, pool__frames };
-    size_t failed = POOL_NO_INDEX;
-    int rc = 0;
-
-    pool__frames = &frame;
-    for (size_t b = 0, e; b < job->n && rc == 0; b = e) {
-        e = job->chunk && job->chunk < job->n - b ? b + job->chunk : job->n;
-        rc = job_chunk(job, b, e, &failed);
-    }
-    pool__frames = frame.up;
-    if (rc != 0)
-        job->fail_index = failed;
-    job->fail_status = rc;
-    return rc;
 }
 
 /* ---- completion of async jobs (pool->lock held) ------------------------ */
@@ -372,20 +342,18 @@ int pool__run(pool_t *pool, struct pool__job *job)
     /* In a forked child the pool's workers and lock state are gone: such a
      * pool is run like NULL, touching nothing of it. */
     bool detached = pool == NULL || pool__forked(pool);
-    bool serial = detached || pool->nthreads == 1 || job->n == 1 || job->chunk == job->n;
+    bool serial = detached || pool__call_is_serial(pool, job);
     if (serial) {
-        /* The serial loop needs only the failure fields and stop_at. */
-        job->fail_index = POOL_NO_INDEX;
-        job->fail_status = 0;
+        /* The serial loop needs only stop_at. */
         atomic_init(&job->stop_at, SIZE_MAX);
         if (detached)
-            return job_run_inline(NULL, job);
+            return pool__run_inline(NULL, job, job->body);
     } else {
         pool__job_prepare(pool, job);
     }
-    pool__call_begin(pool);
-    rc = serial ? job_run_inline(pool, job) : job_run_parallel(pool, job);
-    pool__call_end(pool);
+    enum pool__held held = pool__call_enter(pool);
+    rc = serial ? pool__run_inline(pool, job, job->body) : job_run_parallel(pool, job);
+    pool__call_leave(pool, held);
     return rc;
 }
 
@@ -395,7 +363,7 @@ int pool__submit(pool_t *pool, struct pool__job *job)
 {
     job->lane = POOL__LANE_ASYNC;
     if (pool == NULL)
-        return job_run_inline(NULL, job);
+        return pool__run_inline(NULL, job, job->body);
 
     pthread_mutex_lock(&pool->lock);
     int rc = pool__ensure_worker(pool);

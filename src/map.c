@@ -1,6 +1,7 @@
 /*
  * map.c - pool_map, pool_for, pool_for_range, pool_unzip, pool_map_unzip:
- * argument checks, then one job body per call kind, all run by pool__run().
+ * argument checks, then one job body per call kind, run serially in place or
+ * by pool__run().
  */
 #include <errno.h>
 #include <stdint.h>
@@ -50,9 +51,80 @@ static int check_columns(size_t tuple_size, size_t n, const pool_column *columns
     return 0;
 }
 
-/* Run a prepared job and copy the outcome into opts. */
-static int run(pool_t *pool, struct pool__job *job, pool_opts *opts)
+/*
+ * A call runs in place, on the caller and without other threads, when the
+ * pool is NULL or inherited through fork() (see pool__run), has one thread,
+ * or the call has one item or one chunk. It is then counted for
+ * pool_destroy() (unless detached) and pushed on this thread's frame stack,
+ * so that pool_destroy() from a callback is refused as for a parallel call.
+ */
+enum placement { PARALLEL, IN_PLACE, DETACHED };
+
+static POOL__INLINE enum placement placement(const pool_t *pool, size_t n, size_t chunk)
 {
+    if (pool == NULL || pool__forked(pool))
+        return DETACHED;
+    return pool->nthreads == 1 || n == 1 || (chunk != 0 && chunk >= n) ? IN_PLACE : PARALLEL;
+}
+
+/* The loop of an in-place call: runs the items in order, and on a failure
+ * returns its status with *failed its index. */
+typedef int (*in_place_loop)(void *args, size_t *failed);
+
+static POOL__INLINE int in_place(pool_t *pool, enum placement how, in_place_loop loop,
+                                 void *args, pool_opts *opts)
+{
+    size_t failed = POOL_NO_INDEX;
+    int rc;
+    enum pool__held held = how == IN_PLACE ? pool__call_enter(pool) : POOL__HELD_SHARED;
+    if (how == IN_PLACE && held != POOL__HELD_SHARED) {
+        /* The owner's owner_busy stands for a frame (see pool__running_on):
+         * a frame would chain each call to the one before through memory,
+         * its push loading what the last pop stored. */
+        rc = loop(args, &failed);
+    } else {
+        struct pool__frame frame = { pool, pool__frames };
+        pool__frames = &frame;
+        rc = loop(args, &failed);
+        pool__frames = frame.up;
+    }
+    if (how == IN_PLACE)
+        pool__call_leave(pool, held);
+    if (opts && rc != 0)
+        opts->failed_index = failed;
+    return rc;
+}
+
+/* In-place loop of a prepared job, chunk by chunk. */
+struct job_loop {
+    struct pool__job *job;
+    pool__body_fn body;
+};
+
+static POOL__INLINE int job_loop(void *args, size_t *failed)
+{
+    const struct job_loop *l = args;
+    struct pool__job *job = l->job;
+    int rc = 0;
+    atomic_init(&job->stop_at, SIZE_MAX);
+    for (size_t b = 0, e; b < job->n && rc == 0; b = e) {
+        e = job->chunk && job->chunk < job->n - b ? b + job->chunk : job->n;
+        rc = l->body(job, b, e, failed);
+    }
+    return rc;
+}
+
+/* Run a prepared job and copy the outcome into opts. Inlined into each
+ * public call, so that in place its body is a direct call. */
+static POOL__INLINE int run(pool_t *pool, struct pool__job *job, pool__body_fn body,
+                            pool_opts *opts)
+{
+    job->body = body;
+    enum placement how = placement(pool, job->n, job->chunk);
+    if (how != PARALLEL) {
+        struct job_loop l = { job, body };
+        return in_place(pool, how, job_loop, &l, opts);
+    }
     int rc = pool__run(pool, job);
     if (opts && rc != 0)
         opts->failed_index = job->fail_index;
@@ -273,8 +345,80 @@ void pool__init_for_job(struct pool__job *job, pool_for_fn fn, void *ctx, size_t
 
 /* ---- public calls ------------------------------------------------------ */
 
-int pool_map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
-                void *out, size_t out_size, size_t n, pool_opts *opts)
+/* In-place loops of pool_map_ex and pool_for_ex: the serial loop itself. */
+struct map_loop {
+    pool_map_fn fn;
+    void *ctx;
+    const char *in;
+    size_t in_size;
+    char *out;
+    size_t out_size;
+    size_t n;
+};
+
+static POOL__INLINE int map_loop(void *args, size_t *failed)
+{
+    const struct map_loop *l = args;
+    const char *in = l->in;
+    char *out = l->out;
+    for (size_t i = 0; i < l->n; i++) {
+        int rc = l->fn(l->ctx, in, out);
+        if (rc != 0) {
+            *failed = i;
+            return rc;
+        }
+        in = at(in, l->in_size);
+        out = (char *)at(out, l->out_size);
+    }
+    return 0;
+}
+
+struct for_loop {
+    pool_for_fn fn;
+    void *ctx;
+    size_t n;
+};
+
+static POOL__INLINE int for_loop(void *args, size_t *failed)
+{
+    const struct for_loop *l = args;
+    for (size_t i = 0; i < l->n; i++) {
+        int rc = l->fn(l->ctx, i);
+        if (rc != 0) {
+            *failed = i;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The parallel halves of pool_map_ex and pool_for_ex, kept out of line: the
+ * job descriptor (three aligned cache lines) then costs the in-place path
+ * no stack realignment. */
+static POOL__NOINLINE int map_parallel(pool_t *pool, pool_map_fn fn, void *ctx,
+                                       const void *in, size_t in_size, void *out,
+                                       size_t out_size, size_t n, pool_opts *opts)
+{
+    struct pool__job job;
+    job_init(&job, n, opts);
+    pool__init_map_job(&job, fn, ctx, in, in_size, out, out_size, n);
+    return run(pool, &job, map_body, opts);
+}
+
+static POOL__NOINLINE int for_parallel(pool_t *pool, size_t n, pool_for_fn fn, void *ctx,
+                                       pool_opts *opts)
+{
+    struct pool__job job;
+    job_init(&job, n, opts);
+    pool__init_for_job(&job, fn, ctx, n);
+    return run(pool, &job, for_body, opts);
+}
+
+/* pool_map_ex and pool_for_ex, inlined into their plain forms too: with
+ * opts a constant NULL there, the smallest calls skip its tests. */
+static POOL__INLINE int map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in,
+                               size_t in_size, void *out, size_t out_size, size_t n,
+                               pool_opts *opts)
 {
     if (opts)
         opts->failed_index = POOL_NO_INDEX;
@@ -282,19 +426,28 @@ int pool_map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t 
     if (rc != 0 || n == 0)
         return rc;
 
-    struct pool__job job;
-    job_init(&job, n, opts);
-    pool__init_map_job(&job, fn, ctx, in, in_size, out, out_size, n);
-    return run(pool, &job, opts);
+    enum placement how = placement(pool, n, opts ? opts->chunk : 0);
+    if (how == PARALLEL)
+        return map_parallel(pool, fn, ctx, in, in_size, out, out_size, n, opts);
+    /* In place: the serial loop itself, no job to set up. */
+    struct map_loop l = { fn, ctx, in, in_size, out, out_size, n };
+    return in_place(pool, how, map_loop, &l, opts);
+}
+
+int pool_map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
+                void *out, size_t out_size, size_t n, pool_opts *opts)
+{
+    return map_ex(pool, fn, ctx, in, in_size, out, out_size, n, opts);
 }
 
 int pool_map(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
              void *out, size_t out_size, size_t n)
 {
-    return pool_map_ex(pool, fn, ctx, in, in_size, out, out_size, n, NULL);
+    return map_ex(pool, fn, ctx, in, in_size, out, out_size, n, NULL);
 }
 
-int pool_for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx, pool_opts *opts)
+static POOL__INLINE int for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx,
+                               pool_opts *opts)
 {
     if (opts)
         opts->failed_index = POOL_NO_INDEX;
@@ -303,15 +456,22 @@ int pool_for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx, pool_opts *op
     if (n == 0)
         return 0;
 
-    struct pool__job job;
-    job_init(&job, n, opts);
-    pool__init_for_job(&job, fn, ctx, n);
-    return run(pool, &job, opts);
+    enum placement how = placement(pool, n, opts ? opts->chunk : 0);
+    if (how == PARALLEL)
+        return for_parallel(pool, n, fn, ctx, opts);
+    /* In place: the serial loop itself, no job to set up. */
+    struct for_loop l = { fn, ctx, n };
+    return in_place(pool, how, for_loop, &l, opts);
+}
+
+int pool_for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx, pool_opts *opts)
+{
+    return for_ex(pool, n, fn, ctx, opts);
 }
 
 int pool_for(pool_t *pool, size_t n, pool_for_fn fn, void *ctx)
 {
-    return pool_for_ex(pool, n, fn, ctx, NULL);
+    return for_ex(pool, n, fn, ctx, NULL);
 }
 
 int pool_for_range_ex(pool_t *pool, size_t n, pool_range_fn fn, void *ctx,
@@ -326,10 +486,9 @@ int pool_for_range_ex(pool_t *pool, size_t n, pool_range_fn fn, void *ctx,
 
     struct pool__job job;
     job_init(&job, n, opts);
-    job.body = range_body;
     job.fn.range = fn;
     job.ctx = ctx;
-    return run(pool, &job, opts);
+    return run(pool, &job, range_body, opts);
 }
 
 int pool_for_range(pool_t *pool, size_t n, pool_range_fn fn, void *ctx)
@@ -352,12 +511,11 @@ int pool_unzip(pool_t *pool, const void *tuples, size_t tuple_size, size_t n,
 
     struct pool__job job;
     job_init(&job, n, NULL);
-    job.body = unzip_body;
     job.in = tuples;
     job.tuple_size = tuple_size;
     job.columns = columns;
     job.ncolumns = ncolumns;
-    return run(pool, &job, NULL);
+    return run(pool, &job, unzip_body, NULL);
 }
 
 int pool_map_unzip(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
@@ -377,7 +535,6 @@ int pool_map_unzip(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size
 
     struct pool__job job;
     job_init(&job, n, opts);
-    job.body = map_unzip_body;
     job.fn.map = fn;
     job.ctx = ctx;
     job.in = in;
@@ -385,5 +542,5 @@ int pool_map_unzip(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size
     job.tuple_size = tuple_size;
     job.columns = columns;
     job.ncolumns = ncolumns;
-    return run(pool, &job, opts);
+    return run(pool, &job, map_unzip_body, opts);
 }

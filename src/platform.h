@@ -42,6 +42,25 @@ typedef uint32_t pool__u32 __attribute__((may_alias, aligned(1)));
 typedef uint64_t pool__u64 __attribute__((may_alias, aligned(1)));
 #endif
 
+/*
+ * POOL__INLINE: inline even where the compiler would not, for the serial
+ * path of a call, so its body becomes a direct call. POOL__NOINLINE keeps a
+ * cold part out of a hot function's frame.
+ * POOL__TLS_FAST: thread-locals read on every call use the initial-exec
+ * model, a load at a fixed offset from the thread pointer, instead of a
+ * __tls_get_addr() call in the shared library (costs a few bytes of the
+ * static TLS reserve when the library is dlopen()ed).
+ */
+#if defined(__GNUC__)
+#define POOL__INLINE inline __attribute__((always_inline))
+#define POOL__NOINLINE __attribute__((noinline))
+#define POOL__TLS_FAST __attribute__((tls_model("initial-exec")))
+#else
+#define POOL__INLINE inline
+#define POOL__NOINLINE
+#define POOL__TLS_FAST
+#endif
+
 /* Tell the CPU we are spinning (saves power, frees the sibling hyperthread). */
 static inline void pool__cpu_relax(void)
 {

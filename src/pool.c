@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -128,6 +129,8 @@ pool_t *pool_create(size_t nthreads)
         atomic_init(&pool->lane_queued[lane], 0);
     atomic_init(&pool->stop, false);
     atomic_init(&pool->calls, 0);
+    atomic_init(&pool->owner_busy, false);
+    pool->owner = &pool__self;
 
     /* Room for one worker even in a pool of 1: async work starts one. */
     pool->workers = calloc(nthreads > 1 ? nthreads - 1 : 1, sizeof *pool->workers);
@@ -151,6 +154,20 @@ pool_t *pool_create(size_t nthreads)
         return NULL;
     }
     return pool;
+}
+
+/* Wait until the creating thread has no blocking call in flight. It marks
+ * them without atomic read-modify-writes, so it cannot signal the last one
+ * out; poll, backing off from 1 us to 1 ms. Clear at once in the usual case. */
+static void wait_owner(pool_t *pool)
+{
+    long ns = 1000;
+    while (pool__load_acquire(&pool->owner_busy)) {
+        struct timespec ts = { 0, ns };
+        nanosleep(&ts, NULL);
+        if (ns < 1000000)
+            ns *= 2;
+    }
 }
 
 void pool_destroy(pool_t *pool)
@@ -178,6 +195,7 @@ void pool_destroy(pool_t *pool)
         while (!pool->drained)
             pthread_cond_wait(&pool->drain_cv, &pool->lock);
     pthread_mutex_unlock(&pool->lock);
+    wait_owner(pool);
     pool_teardown(pool);
 }
 

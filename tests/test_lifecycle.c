@@ -211,6 +211,59 @@ static void destroy_waits_for_call_in_flight(void **state)
     }
 }
 
+/*
+ * The same when the call in flight is made by the thread that created the
+ * pool (counted apart from other callers: see src/internal.h), including a
+ * nested call from its first item, which must not end the wait early.
+ */
+static int slow_item_nesting(void *ctx, size_t i)
+{
+    inflight *f = ctx;
+
+    if (i == 0 && pool_for(f->pool, 1, slow_item, f) != 0)
+        return 1;
+    return slow_item(ctx, i);
+}
+
+static void *destroy_when_started(void *arg)
+{
+    inflight *f = arg;
+
+    while (atomic_load(&f->started) == 0)
+        sleep_ms(1);
+    pool_destroy(f->pool);
+    /* Read here: the owner's call must be over once pool_destroy returns. */
+    f->rc = (int)atomic_load(&f->finished);
+    return NULL;
+}
+
+static void destroy_waits_for_creators_call(void **state)
+{
+    static const size_t sizes[] = { 1, 2, 4 };
+    size_t k;
+
+    (void)state;
+    for (k = 0; k < TU_ARRAY_LEN(sizes); k++) {
+        inflight f;
+        pthread_t t;
+        int rc;
+
+        tu_where("pool_create(%zu), the creating thread calls", sizes[k]);
+        f.pool = pool_create(sizes[k]);
+        assert_non_null(f.pool);
+        f.n = 40;
+        f.rc = -1;
+        atomic_init(&f.started, 0);
+        atomic_init(&f.finished, 0);
+        assert_int_equal(pthread_create(&t, NULL, destroy_when_started, &f), 0);
+        rc = pool_for(f.pool, f.n, slow_item_nesting, &f);
+        assert_int_equal(pthread_join(t, NULL), 0);
+        TU_ASSERT_EQ(rc, 0);
+        /* n items plus the nested call's one */
+        TU_ASSERT_EQ(f.rc, (int)f.n + 1);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Workers block signals                                                    */
 /* ------------------------------------------------------------------------ */
@@ -388,6 +441,7 @@ int main(int argc, char **argv)
         TU_TEST(create_destroy_loop_with_map_each_time),
         TU_TEST(destroy_without_any_call),
         TU_TEST(destroy_waits_for_call_in_flight),
+        TU_TEST(destroy_waits_for_creators_call),
         TU_TEST(workers_block_signals),
         TU_TEST(destroy_inside_callback_aborts_with_message),
     };
