@@ -3,8 +3,8 @@
 # peers when they are missing, builds every driver (Release, POOLMAP_BENCH=ON)
 # in build-bench/, runs each (system, workload, threads) as its own process
 # under `timeout`, and prints one table with poolmap's targets, also written
-# as CSV (DIR/results.csv), text (DIR/table.txt) and an SVG plot of the
-# speedups (DIR/w4.svg).
+# as CSV (DIR/results.csv; every round's rows in DIR/rounds.csv), text
+# (DIR/table.txt) and an SVG plot of the speedups (DIR/w4.svg).
 #
 # A run that exceeds the timeout is reported as "hangs" (pthreadpool's W6
 # nests a call on its own pool and deadlocks); that is a result, not an error.
@@ -15,13 +15,18 @@ cd "$(dirname "$0")/.." || exit 1
 
 usage() {
   cat <<EOF
-usage: bench/run.sh [--threads "1 2 4 ..."] [--reps R] [--smoke] [--out DIR]
+usage: bench/run.sh [--threads "1 2 4 ..."] [--reps R] [--rounds K] [--smoke] [--out DIR]
                     [--timeout S] [--workloads "W1 ... idle"] [--systems "..."]
                     [--wait-idle S] [--no-install] [--table-only]
 
   --threads LIST   thread counts to run (default: "1 \$(nproc)" = "$DEFAULT_THREADS");
                    more than two give a scaling curve in the plot
   --reps R         timed repetitions per figure, after one warm-up (default 7, min 7)
+  --rounds K       run every (system, workload, threads) process K times, the
+                   systems in turn within each round (default 1); a figure is
+                   then the median of the K processes' medians, so a drift of
+                   the machine's speed (other tenants, memory bandwidth) hits
+                   every system alike instead of whichever ran at the time
   --smoke          tiny sizes: checks everything works, measures nothing
   --out DIR        where results.csv, table.txt, w4.svg and logs/ go
                    (default build-bench/results)
@@ -39,6 +44,7 @@ NPROC=$(nproc 2>/dev/null || echo 1)
 if [ "$NPROC" -gt 1 ]; then DEFAULT_THREADS="1 $NPROC"; else DEFAULT_THREADS="1"; fi
 THREADS=$DEFAULT_THREADS
 REPS=7
+ROUNDS=1
 SMOKE=0
 OUT=build-bench/results
 TIMEOUT=60
@@ -53,6 +59,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --threads) THREADS=${2:?}; shift 2 ;;
     --reps) REPS=${2:?}; shift 2 ;;
+    --rounds) ROUNDS=${2:?}; shift 2 ;;
     --smoke) SMOKE=1; shift ;;
     --out) OUT=${2:?}; shift 2 ;;
     --timeout) TIMEOUT=${2:?}; shift 2 ;;
@@ -65,9 +72,10 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-case "$REPS$TIMEOUT$WAIT_IDLE" in ''|*[!0-9]*)
-  echo "run.sh: --reps, --timeout and --wait-idle take whole numbers" >&2; exit 2 ;;
+case "$REPS$ROUNDS$TIMEOUT$WAIT_IDLE" in ''|*[!0-9]*)
+  echo "run.sh: --reps, --rounds, --timeout and --wait-idle take whole numbers" >&2; exit 2 ;;
 esac
+if [ "$ROUNDS" -lt 1 ]; then echo "run.sh: --rounds must be at least 1" >&2; exit 2; fi
 if [ "$REPS" -lt 7 ] && [ "$SMOKE" -eq 0 ]; then
   echo "run.sh: --reps must be at least 7 (every figure is a median of 7 or more)" >&2
   exit 2
@@ -184,24 +192,28 @@ run_one() {
   done
   other=$best
   echo "$s $w $tt $other" >>"$OUT/logs/other-load.txt"
-  cat "$log.csv" >>"$CSV"
+  cat "$log.csv" >>"$RAW"
   rm -f "$log.csv" "$log.try"
   if [ $rc -eq 0 ]; then
     printf -- '-- %-11s %-4s threads=%-3s ok (%s s, other load %s%%)\n' "$s" "$w" "$tt" "$secs" "$other" >&2
   elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-    echo "$s,$w,*,$tt,hangs,,,," >>"$CSV"
+    echo "$s,$w,*,$tt,hangs,,,," >>"$RAW"
+    HUNG+=("$s/$w/$tt")
     printf -- '-- %-11s %-4s threads=%-3s HANGS (killed after %s s)\n' "$s" "$w" "$tt" "$TIMEOUT" >&2
   else
-    echo "$s,$w,*,$tt,failed,,,," >>"$CSV"
+    echo "$s,$w,*,$tt,failed,,,," >>"$RAW"
     printf -- '-- %-11s %-4s threads=%-3s FAILED (exit %s):\n' "$s" "$w" "$tt" "$rc" >&2
     sed 's/^/   /' "$log" >&2
     failed=1
   fi
 }
 
-# Every (system, workload, threads) as its own process.
+# Every (system, workload, threads) as its own process, --rounds times: for
+# each (workload, threads) the systems run in turn, round after round. One
+# that hung is not run again (a hang is a result; waiting for it again only
+# costs the timeout).
 run_all() {
-  local BIN=$BUILD/bench EXTRA=() ITERS MAXT w t s
+  local BIN=$BUILD/bench EXTRA=() ITERS MAXT w t s r tt HUNG=()
   mkdir -p "$OUT/logs"
   rm -f "$OUT/logs/other-load.txt"
   if [ "$SMOKE" -eq 1 ]; then
@@ -217,12 +229,14 @@ run_all() {
   {
     echo "# poolmap benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm)"
     echo "# cpu: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1), online CPUs: $NPROC"
-    echo "# threads: $THREADS  reps: $REPS  iters per 10 us item: $ITERS  smoke: $SMOKE"
+    echo "# threads: $THREADS  reps: $REPS  iters per 10 us item: $ITERS  smoke: $SMOKE  rounds: $ROUNDS"
   } >"$OUT/meta.txt"
-  echo "system,workload,variant,threads,metric,median,min,max,unit" >"$CSV"
+  echo "system,workload,variant,threads,metric,median,min,max,unit" >"$RAW"
 
   for w in $WORKLOADS; do
     for t in $THREADS; do
+     for r in $(seq 1 "$ROUNDS"); do
+      [ "$ROUNDS" -gt 1 ] && echo "-- $w threads=$t: round $r of $ROUNDS" >&2
       for s in $SYSTEMS; do
         # The serial baseline runs once (threads = 1). A pool of one thread
         # has no workers to idle, so idle runs at the larger counts only (and
@@ -236,16 +250,22 @@ run_all() {
             echo "-- $s: not built (not installed), skipped" >&2
           continue
         fi
-        if [ "$s" = serial ]; then run_one "$s" "$w" 1; else run_one "$s" "$w" "$t"; fi
+        if [ "$s" = serial ]; then tt=1; else tt=$t; fi
+        case " ${HUNG[*]} " in *" $s/$w/$tt "*) continue ;; esac
+        run_one "$s" "$w" "$tt"
       done
+     done
     done
   done
+  # One row per figure: the median of the rounds' medians.
+  awk -F, -f "$(dirname "$0")/combine.awk" "$RAW" >"$CSV"
   awk '{ n++; if ($4 > 5) busy++ } END {
     printf "# other processes took more than 5%% of the CPU time during %d of %d runs\n", busy, n
   }' "$OUT/logs/other-load.txt" >>"$OUT/meta.txt"
 }
 
 CSV=$OUT/results.csv
+RAW=$OUT/rounds.csv
 failed=0
 if [ "$TABLE_ONLY" -eq 1 ]; then
   if [ ! -f "$CSV" ] || [ ! -f "$OUT/meta.txt" ]; then

@@ -240,46 +240,8 @@ static inline void pool__call_leave(pool_t *pool, enum pool__held held)
         pool__call_end(pool);
 }
 
-/* A blocking call runs serially on the caller when the pool has one
- * thread, or the call one item or one chunk. */
-static inline bool pool__call_is_serial(const pool_t *pool, const struct pool__job *job)
-{
-    return pool->nthreads == 1 || job->n == 1 || (job->chunk != 0 && job->chunk >= job->n);
-}
-
-/* Run one chunk; returns its status. Items [b, *stop) ran; on failure item
- * *stop failed; with 0 and *stop < e the rest was skipped (stop_at). */
-static POOL__INLINE int pool__job_chunk(struct pool__job *job, pool__body_fn body, size_t b,
-                                        size_t e, size_t *stop)
-{
-    *stop = b;
-    int rc = body(job, b, e, stop);
-    if (job->future)
-        pool__future_chunk_done(job->future, b, *stop, rc);
-    return rc;
-}
-
-/* The serial loop: NULL pool, one-thread pool, or a call of one chunk.
- * job->stop_at must be set. `body` is job->body, passed apart so that where
- * it is a constant the call is direct. */
-static POOL__INLINE int pool__run_inline(pool_t *pool, struct pool__job *job,
-                                         pool__body_fn body)
-{
-    struct pool__frame frame = { pool, pool__frames };
-    size_t failed = POOL_NO_INDEX;
-    int rc = 0;
-
-    pool__frames = &frame;
-    for (size_t b = 0, e; b < job->n && rc == 0; b = e) {
-        e = job->chunk && job->chunk < job->n - b ? b + job->chunk : job->n;
-        rc = pool__job_chunk(job, body, b, e, &failed);
-    }
-    pool__frames = frame.up;
-    job->fail_index = rc != 0 ? failed : POOL_NO_INDEX;
-    job->fail_status = rc;
-    return rc;
-}
-
+/* A blocking call of more than one chunk on a live pool of more than one
+ * thread (map.c runs every other call in place). */
 int pool__run(pool_t *pool, struct pool__job *job);
 bool pool__running_on(const pool_t *pool);
 void pool__worker_loop(pool_t *pool);

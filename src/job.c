@@ -154,6 +154,17 @@ static void job_stop_at(struct pool__job *job, size_t index)
     }
 }
 
+/* Run one chunk; returns its status. Items [b, *stop) ran; on failure item
+ * *stop failed; with 0 and *stop < e the rest was skipped (stop_at). */
+static int job_chunk(struct pool__job *job, size_t b, size_t e, size_t *stop)
+{
+    *stop = b;
+    int rc = job->body(job, b, e, stop);
+    if (job->future)
+        pool__future_chunk_done(job->future, b, *stop, rc);
+    return rc;
+}
+
 /* Run claimed chunks until none is left or one fails; then the job is
  * exhausted: every claim from now on is at or past n or stop_at. A worker
  * (may_leave) also leaves between chunks when the other lane has work
@@ -173,7 +184,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, bool may_
             turn.skipped = b;
             break;
         }
-        turn.rc = pool__job_chunk(job, job->body, b, e, &stop);
+        turn.rc = job_chunk(job, b, e, &stop);
         if (turn.rc != 0) {
             turn.failed = stop;
             job_stop_at(job, stop);
@@ -334,36 +345,40 @@ void pool__call_end(pool_t *pool)
 
 int pool__run(pool_t *pool, struct pool__job *job)
 {
-    int rc;
-
     job->lane = POOL__LANE_CALL;
-    if (job->chunk > job->n)
-        job->chunk = job->n;
-    /* In a forked child the pool's workers and lock state are gone: such a
-     * pool is run like NULL, touching nothing of it. */
-    bool detached = pool == NULL || pool__forked(pool);
-    bool serial = detached || pool__call_is_serial(pool, job);
-    if (serial) {
-        /* The serial loop needs only stop_at. */
-        atomic_init(&job->stop_at, SIZE_MAX);
-        if (detached)
-            return pool__run_inline(NULL, job, job->body);
-    } else {
-        pool__job_prepare(pool, job);
-    }
+    pool__job_prepare(pool, job);
     enum pool__held held = pool__call_enter(pool);
-    rc = serial ? pool__run_inline(pool, job, job->body) : job_run_parallel(pool, job);
+    int rc = job_run_parallel(pool, job);
     pool__call_leave(pool, held);
     return rc;
 }
 
 /* ---- async jobs -------------------------------------------------------- */
 
+/* An async job without a pool runs to its end here, chunk by chunk (its
+ * future's records and progress are per chunk). */
+static int job_run_detached(struct pool__job *job)
+{
+    struct pool__frame frame = { NULL, pool__frames };
+    size_t failed = POOL_NO_INDEX;
+    int rc = 0;
+
+    pool__frames = &frame;
+    for (size_t b = 0, e; b < job->n && rc == 0; b = e) {
+        e = job->chunk && job->chunk < job->n - b ? b + job->chunk : job->n;
+        rc = job_chunk(job, b, e, &failed);
+    }
+    pool__frames = frame.up;
+    job->fail_index = rc != 0 ? failed : POOL_NO_INDEX;
+    job->fail_status = rc;
+    return rc;
+}
+
 int pool__submit(pool_t *pool, struct pool__job *job)
 {
     job->lane = POOL__LANE_ASYNC;
     if (pool == NULL)
-        return pool__run_inline(NULL, job, job->body);
+        return job_run_detached(job);
 
     pthread_mutex_lock(&pool->lock);
     int rc = pool__ensure_worker(pool);

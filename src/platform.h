@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,6 +61,26 @@ typedef uint64_t pool__u64 __attribute__((may_alias, aligned(1)));
 #define POOL__NOINLINE
 #define POOL__TLS_FAST
 #endif
+
+/* The pool lock is held for a few dozen instructions at a time. Where
+ * glibc offers it, an adaptive mutex spins briefly before it sleeps, so a
+ * contended acquire does not cost a futex sleep and wake-up. */
+static inline int pool__mutex_init_adaptive(pthread_mutex_t *m)
+{
+#if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
+    pthread_mutexattr_t attr;
+    int rc = pthread_mutexattr_init(&attr);
+    if (rc != 0)
+        return rc;
+    rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    if (rc == 0)
+        rc = pthread_mutex_init(m, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return rc;
+#else
+    return pthread_mutex_init(m, NULL);
+#endif
+}
 
 /* Tell the CPU we are spinning (saves power, frees the sibling hyperthread). */
 static inline void pool__cpu_relax(void)

@@ -73,7 +73,7 @@ int pool__ensure_worker(pool_t *pool)
 /* Initialise the lock and condition variables; unwind on failure. */
 static int pool_init_sync(pool_t *pool)
 {
-    int rc = pthread_mutex_init(&pool->lock, NULL);
+    int rc = pool__mutex_init_adaptive(&pool->lock);
     if (rc != 0)
         return rc;
     if ((rc = pthread_cond_init(&pool->work_cv, NULL)) != 0)

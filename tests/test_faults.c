@@ -51,6 +51,7 @@ enum site {
     S_COND_INIT,
     S_CONDATTR_INIT,
     S_CONDATTR_SETCLOCK,
+    S_MUTEXATTR_INIT,
     S_COUNT
 };
 
@@ -58,6 +59,7 @@ static const char *const site_names[S_COUNT] = {
     "malloc", "calloc", "realloc", "aligned_alloc", "posix_memalign",
     "pthread_create", "eventfd", "pipe", "pthread_mutex_init",
     "pthread_cond_init", "pthread_condattr_init", "pthread_condattr_setclock",
+    "pthread_mutexattr_init",
 };
 
 #define BIT(s) (1u << (s))
@@ -70,7 +72,7 @@ static const char *const site_names[S_COUNT] = {
  * ENOMEM) although glibc's never does. */
 #define CLASS_SYNC                                                         \
     (BIT(S_MUTEX_INIT) | BIT(S_COND_INIT) | BIT(S_CONDATTR_INIT) |          \
-     BIT(S_CONDATTR_SETCLOCK))
+     BIT(S_CONDATTR_SETCLOCK) | BIT(S_MUTEXATTR_INIT))
 #define CLASS_ALL (CLASS_RESOURCE | CLASS_SYNC)
 
 #define NO_FAULT SIZE_MAX
@@ -148,6 +150,7 @@ ssize_t __real_write(int fd, const void *buf, size_t n);
 int __real_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a);
 int __real_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a);
 int __real_pthread_condattr_init(pthread_condattr_t *a);
+int __real_pthread_mutexattr_init(pthread_mutexattr_t *a);
 int __real_pthread_condattr_setclock(pthread_condattr_t *a, clockid_t clock);
 
 /* Declared here: only --wrap refers to them (-Wmissing-prototypes). */
@@ -167,6 +170,7 @@ ssize_t __wrap_write(int fd, const void *buf, size_t n);
 int __wrap_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a);
 int __wrap_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a);
 int __wrap_pthread_condattr_init(pthread_condattr_t *a);
+int __wrap_pthread_mutexattr_init(pthread_mutexattr_t *a);
 int __wrap_pthread_condattr_setclock(pthread_condattr_t *a, clockid_t clock);
 
 static void *counted(void *p)
@@ -333,6 +337,13 @@ int __wrap_pthread_condattr_init(pthread_condattr_t *a)
     if (fault_hit(S_CONDATTR_INIT))
         return ENOMEM;
     return __real_pthread_condattr_init(a);
+}
+
+int __wrap_pthread_mutexattr_init(pthread_mutexattr_t *a)
+{
+    if (fault_hit(S_MUTEXATTR_INIT))
+        return ENOMEM;
+    return __real_pthread_mutexattr_init(a);
 }
 
 int __wrap_pthread_condattr_setclock(pthread_condattr_t *a, clockid_t clock)
