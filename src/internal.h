@@ -93,6 +93,11 @@ struct pool {
 
     unsigned fork_generation; /* pool__fork_generation when created */
     size_t nthreads; /* caller included */
+    const void *owner; /* &pool__self of the creating thread */
+    /* The last parallel call was too small to share: run the next one on
+     * its caller alone first (see job_run_parallel). A hint, written only
+     * when it changes. */
+    _Atomic bool tiny_calls;
     size_t nworkers; /* started (a pool of 1 starts one for async work) */
     pthread_t *workers;
 
@@ -107,9 +112,9 @@ struct pool {
      * common single-caller program pays no atomic read-modify-write per
      * call. pool_destroy() polls it (see pool__call_enter). A thread that
      * later gets the creator's thread-local block (after the creator ended,
-     * the flag clear) simply continues as the owner. */
-    _Atomic bool owner_busy;
-    const void *owner; /* &pool__self of the creating thread */
+     * the flag clear) simply continues as the owner. Own line: the owner
+     * writes it per call, other callers write `calls`. */
+    POOL__ALIGNED _Atomic bool owner_busy;
 };
 
 /* How long an idle thread spins before it sleeps. */

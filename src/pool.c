@@ -130,6 +130,7 @@ pool_t *pool_create(size_t nthreads)
     atomic_init(&pool->stop, false);
     atomic_init(&pool->calls, 0);
     atomic_init(&pool->owner_busy, false);
+    atomic_init(&pool->tiny_calls, false);
     pool->owner = &pool__self;
 
     /* Room for one worker even in a pool of 1: async work starts one. */

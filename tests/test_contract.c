@@ -447,6 +447,58 @@ static void first_last_all_and_no_failures_follow_serial_contract(void **state)
     sweep_edges(specs, TU_ARRAY_LEN(specs), 2);
 }
 
+/*
+ * After calls too small to share, a pool runs the next call on its caller
+ * alone until it proves bigger (src/job.c, job_work_alone); a failure met
+ * there must give the same answer, and a call that outgrows it is shared
+ * from where it got to.
+ */
+static int empty_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    (void)i;
+    return 0;
+}
+
+static void calls_after_tiny_calls_follow_serial_contract(void **state)
+{
+    static const size_t specs[] = { 2, 4 };
+    static const size_t ns[] = { 2, 3, 8, 97, N_ITEMS };
+    static const enum api apis[] = { API_MAP, API_FOR, API_RANGE, API_MAP_UNZIP };
+    size_t reps = 20 * tu_scale(), a, p, k, rep;
+    tu_rng rng = tu_rng_seed(0x7171717171717171u);
+
+    (void)state;
+    for (a = 0; a < TU_ARRAY_LEN(apis); a++) {
+        run r;
+
+        run_init(&r, apis[a]);
+        for (p = 0; p < TU_ARRAY_LEN(specs); p++) {
+            pool_t *pool = tu_pool_open(specs[p]);
+
+            for (k = 0; k < TU_ARRAY_LEN(ns); k++)
+                for (rep = 0; rep < reps; rep++) {
+                    pool_opts o = { rep % 3 == 2 ? 1 : 0, 4242 };
+                    int rc, w;
+
+                    /* Tiny calls first: the next one is likely run alone. */
+                    for (w = 0; w < 8; w++)
+                        assert_int_equal(pool_for(pool, specs[p], empty_item, NULL), 0);
+                    if (rep % 4 == 3)
+                        plan_clear(&r);
+                    else
+                        plan_random(&r, &rng, ns[k]);
+                    tu_where("%s, %s after tiny calls, n=%zu, chunk %zu, rep %zu",
+                             api_name(apis[a]), tu_pool_name(specs[p]), ns[k], o.chunk, rep);
+                    rc = run_call(&r, pool, ns[k], &o);
+                    run_verify(&r, rc, &o, 0);
+                }
+            pool_destroy(pool);
+        }
+        run_free(&r);
+    }
+}
+
 /* On a NULL or 1-thread pool the failure is seen at once by the only thread,
  * so (run_verify's serial check) nothing past the failing item starts. */
 static void serial_pools_start_nothing_past_first_failure(void **state)
@@ -638,6 +690,7 @@ int main(int argc, char **argv)
         TU_TEST(map_unzip_failure_keeps_columns_below_failing_item),
         TU_TEST(first_last_all_and_no_failures_follow_serial_contract),
         TU_TEST(serial_pools_start_nothing_past_first_failure),
+        TU_TEST(calls_after_tiny_calls_follow_serial_contract),
         TU_TEST(call_returns_only_after_started_items_finish),
         TU_TEST(no_item_starts_after_failure_is_seen),
     };

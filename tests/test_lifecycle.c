@@ -338,12 +338,42 @@ static int destroy_own_pool(void *ctx, size_t i)
     return 0;
 }
 
-/* Child: a pool_for whose every item destroys the pool it runs on. */
+static int noop_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    (void)i;
+    return 0;
+}
+
+/* Child: a pool_for whose every item destroys the pool it runs on, made
+ * by the creating thread or, with from_other_thread, by a second thread
+ * (the creator's calls are tracked apart: see src/internal.h). */
+static int from_other_thread;
+
+typedef struct destroy_call {
+    pool_t *pool;
+    size_t nthreads, n;
+} destroy_call;
+
+static void *destroying_caller(void *arg)
+{
+    destroy_call *d = arg;
+    size_t k;
+
+    /* Tiny calls first: the destroying call may then run on the caller
+     * alone before it is shared (src/job.c); that must be caught too. */
+    for (k = 0; k < 100; k++)
+        pool_for(d->pool, d->nthreads, noop_item, NULL);
+    pool_for(d->pool, d->n, destroy_own_pool, d->pool);
+    return NULL;
+}
+
 static void child_destroys_from_callback(size_t nthreads, size_t n)
 {
     static const int reset[] = { SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE };
     struct rlimit no_core = { 0, 0 };
-    pool_t *pool;
+    destroy_call d;
+    pthread_t t;
     size_t k;
 
     /* cmocka catches crash signals and longjmps back into the test runner;
@@ -351,10 +381,16 @@ static void child_destroys_from_callback(size_t nthreads, size_t n)
     for (k = 0; k < TU_ARRAY_LEN(reset); k++)
         signal(reset[k], SIG_DFL);
     setrlimit(RLIMIT_CORE, &no_core);
-    pool = pool_create(nthreads);
-    if (pool == NULL)
+    d.pool = pool_create(nthreads);
+    if (d.pool == NULL)
         _exit(3);
-    pool_for(pool, n, destroy_own_pool, pool);
+    d.nthreads = nthreads;
+    d.n = n;
+    if (!from_other_thread)
+        destroying_caller(&d);
+    else if (pthread_create(&t, NULL, destroying_caller, &d) != 0 ||
+             pthread_join(t, NULL) != 0)
+        _exit(5);
     _exit(4); /* reached only if pool_destroy returned */
 }
 
@@ -416,12 +452,14 @@ static void destroy_inside_callback_aborts_with_message(void **state)
     (void)state;
     /* Runs under TSan too: this process has no other thread when it forks
      * (every earlier pool is destroyed), which TSan supports. */
-    for (k = 0; k < TU_ARRAY_LEN(sizes); k++) {
+    for (k = 0; k < 2 * TU_ARRAY_LEN(sizes); k++) {
         size_t err_bytes;
         int status;
 
-        tu_where("child with pool_create(%zu)", sizes[k]);
-        status = run_destroy_child(sizes[k], 64, &err_bytes);
+        from_other_thread = k >= TU_ARRAY_LEN(sizes);
+        tu_where("child with pool_create(%zu), called from the %s thread",
+                 sizes[k % TU_ARRAY_LEN(sizes)], from_other_thread ? "second" : "creating");
+        status = run_destroy_child(sizes[k % TU_ARRAY_LEN(sizes)], 64, &err_bytes);
         if (!WIFSIGNALED(status))
             fail_msg("%s: child exited with status %d instead of aborting",
                      tu_where_buf(), WIFEXITED(status) ? WEXITSTATUS(status) : -1);

@@ -649,6 +649,53 @@ static void many_small_calls_each_process_every_item(void **state)
     pool_destroy(pool);
 }
 
+/*
+ * After calls too small to share, the next call starts on its caller alone
+ * (src/job.c): one that turns out big must still be shared. Items of about
+ * a millisecond: the other threads get some of them.
+ */
+static int slow_for_item(void *ctx, size_t i)
+{
+    where_run *r = ctx;
+
+    if (!pthread_equal(pthread_self(), r->caller))
+        tu_bump(&r->off_caller);
+    tu_bump(&r->count[i]);
+    struct timespec ts = { 0, 1000000 };
+    nanosleep(&ts, NULL);
+    return 0;
+}
+
+static void big_call_after_tiny_calls_is_shared(void **state)
+{
+    static const size_t specs[] = { 2, 4 };
+    size_t p, n = 64, c;
+    where_run r;
+
+    (void)state;
+    r.count = tu_counts_new(n);
+    for (p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        pool_t *pool = pool_create(specs[p]);
+
+        assert_non_null(pool);
+        tu_where("pool_create(%zu): 200 empty calls, then %zu items of 1 ms", specs[p], n);
+        for (c = 0; c < 200; c++) {
+            r.caller = pthread_self();
+            r.n = specs[p];
+            tu_counts_reset(r.count, specs[p]);
+            TU_ASSERT_EQ(pool_for(pool, specs[p], where_item, &r), 0);
+        }
+        r.caller = pthread_self();
+        atomic_store(&r.off_caller, 0);
+        tu_counts_reset(r.count, n);
+        TU_ASSERT_EQ(pool_for(pool, n, slow_for_item, &r), 0);
+        tu_assert_counts(r.count, 0, n, 1, "index");
+        TU_ASSERT_TRUE(atomic_load(&r.off_caller) > 0);
+        pool_destroy(pool);
+    }
+    tu_free(r.count);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -666,6 +713,7 @@ int main(int argc, char **argv)
         TU_TEST(one_thread_pool_runs_every_item_on_caller),
         TU_TEST(uneven_items_each_processed_once),
         TU_TEST(many_small_calls_each_process_every_item),
+        TU_TEST(big_call_after_tiny_calls_is_shared),
     };
 
     return TU_RUN(tests, argc, argv);
