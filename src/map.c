@@ -205,12 +205,34 @@ static int range_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
  * common member sizes get word copies (see pool__u64) or a constant-size
  * memcpy, both one load and one store per element. */
 static void scatter_column(const pool_column *c, const char *tuples, size_t tuple_size,
-                           size_t count, size_t first)
+                           size_t count, size_t first, bool stream)
 {
     if (c->size == 0)
         return; /* dst may be NULL: no arithmetic on it */
     const char *src = tuples + c->offset;
     char *dst = (char *)c->dst + first * c->size;
+#if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
+    if (stream && (c->size == 8 || c->size == 4) && (uintptr_t)dst % c->size == 0) {
+        if (c->size == 8) {
+#define POOL__AT(i) (*(const pool__u64 *)(const void *)(src + (i) * tuple_size))
+            size_t i = 0;
+            if ((uintptr_t)dst % 16 != 0 && count > 0) {
+                pool__stream_u64(dst, POOL__AT(0));
+                i = 1;
+            }
+            for (; i + 1 < count; i += 2)
+                pool__stream_2u64(dst + 8 * i, POOL__AT(i), POOL__AT(i + 1));
+            if (i < count)
+                pool__stream_u64(dst + 8 * i, POOL__AT(i));
+#undef POOL__AT
+        } else
+            for (size_t i = 0; i < count; i++)
+                pool__stream_u32(dst + 4 * i, *(const pool__u32 *)(const void *)(src + i * tuple_size));
+        return;
+    }
+#else
+    (void)stream;
+#endif
     switch (c->size) {
 #define POOL__COPY(sz)                                                        \
     case sz:                                                                  \
@@ -255,25 +277,57 @@ static void scatter_column(const pool_column *c, const char *tuples, size_t tupl
 /* Tuples per block: a block's tuples stay in L1 while every column reads it. */
 #define POOL__UNZIP_BLOCK_BYTES 8192
 
+/* Columns of this many bytes in all are written with streaming stores:
+ * far more than any cache keeps, so nothing is lost by not caching them
+ * (the W2 unzip of bench/: 240 MB). */
+#define POOL__STREAM_BYTES ((size_t)64 << 20)
+
+/* Whether the job's columns are big enough to stream (fenced by the body). */
+static bool scatter_streams(const struct pool__job *job)
+{
+#ifdef POOL__HAVE_STREAM
+    size_t bytes = 0;
+    for (size_t k = 0; k < job->ncolumns; k++)
+        bytes += job->columns[k].size; /* n * this fits: checked up front */
+    return bytes != 0 && job->n >= POOL__STREAM_BYTES / bytes;
+#else
+    (void)job;
+    return false;
+#endif
+}
+
+static void scatter_fence(bool stream)
+{
+#ifdef POOL__HAVE_STREAM
+    if (stream)
+        pool__stream_fence();
+#else
+    (void)stream;
+#endif
+}
+
 /* Scatter `count` tuples laid out `stride` bytes apart into the columns,
  * at column index `first`. */
 static void scatter(const struct pool__job *job, const char *tuples, size_t stride,
-                    size_t count, size_t first)
+                    size_t count, size_t first, bool stream)
 {
     for (size_t k = 0; k < job->ncolumns; k++)
-        scatter_column(&job->columns[k], tuples, stride, count, first);
+        scatter_column(&job->columns[k], tuples, stride, count, first, stream);
 }
 
 static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     *stop = e;
+    bool stream = scatter_streams(job);
     size_t block = POOL__UNZIP_BLOCK_BYTES / job->tuple_size;
     if (block == 0)
         block = 1;
     for (size_t i = b; i < e; i += block) {
         size_t count = e - i < block ? e - i : block;
-        scatter(job, (const char *)job->in + i * job->tuple_size, job->tuple_size, count, i);
+        scatter(job, (const char *)job->in + i * job->tuple_size, job->tuple_size, count, i,
+                stream);
     }
+    scatter_fence(stream);
     return 0;
 }
 
@@ -286,25 +340,27 @@ static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *sto
     size_t block = sizeof buf / stride;
     pool_map_fn fn = job->fn.map;
     const char *in = at(job->in, b * job->in_size);
+    bool stream = scatter_streams(job);
+    int rc = 0;
 
     for (size_t i = b; i < e; i += block) {
         size_t count = e - i < block ? e - i : block;
-        for (size_t k = 0; k < count; k++) {
-            if (i + k >= pool__load_relaxed(&job->stop_at)) {
-                scatter(job, buf, stride, k, i); /* a lower item failed: stop here */
-                *stop = i + k;
-                return 0;
-            }
-            int rc = fn(job->ctx, in, buf + k * stride);
-            if (rc != 0) {
-                scatter(job, buf, stride, k, i);
-                *stop = i + k;
-                return rc;
-            }
+        size_t k;
+        for (k = 0; k < count; k++) {
+            /* Past a lower failure, or at a failure: keep what ran, stop. */
+            if (i + k >= pool__load_relaxed(&job->stop_at) ||
+                (rc = fn(job->ctx, in, buf + k * stride)) != 0)
+                break;
             in = at(in, job->in_size);
         }
-        scatter(job, buf, stride, count, i);
+        scatter(job, buf, stride, k, i, stream);
+        if (k < count) {
+            scatter_fence(stream);
+            *stop = i + k;
+            return rc;
+        }
     }
+    scatter_fence(stream);
     *stop = e;
     return 0;
 }

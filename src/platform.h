@@ -82,6 +82,35 @@ static inline int pool__mutex_init_adaptive(pthread_mutex_t *m)
 #endif
 }
 
+/*
+ * Stores that bypass the caches (x86-64 movnti), for outputs far bigger
+ * than the caches: a normal store first reads the destination line, so a
+ * copy moves its bytes three times; memcpy itself streams above a similar
+ * size. pool__stream_fence() orders them before whatever publishes the
+ * results.
+ */
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#define POOL__HAVE_STREAM 1
+static inline void pool__stream_u64(void *dst, uint64_t v)
+{
+    _mm_stream_si64((long long *)dst, (long long)v);
+}
+/* Two 8-byte values at a 16-byte aligned dst. */
+static inline void pool__stream_2u64(void *dst, uint64_t lo, uint64_t hi)
+{
+    _mm_stream_si128((__m128i *)dst, _mm_set_epi64x((long long)hi, (long long)lo));
+}
+static inline void pool__stream_u32(void *dst, uint32_t v)
+{
+    _mm_stream_si32((int *)dst, (int)v);
+}
+static inline void pool__stream_fence(void)
+{
+    _mm_sfence();
+}
+#endif
+
 /* Tell the CPU we are spinning (saves power, frees the sibling hyperthread). */
 static inline void pool__cpu_relax(void)
 {

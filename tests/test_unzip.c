@@ -520,6 +520,104 @@ static void map_unzip_fills_tuples_of_pool_tuple_max_bytes(void **state)
     tu_free(in);
 }
 
+/*
+ * Columns of 64 MiB and more are written with streaming stores (src/map.c,
+ * POOL__STREAM_BYTES): the same answer, from any chunk boundary, for an
+ * 8-byte column that starts off a 16-byte boundary, a 4-byte column, and
+ * the map-and-unzip with a failing item (columns right below it).
+ */
+typedef struct wide {
+    uint64_t a, b;
+    uint32_t c, d;
+} wide;
+
+#define WIDE_N ((size_t)(64u << 20) / 20 + 4099) /* a, b, c: 20 bytes an item */
+
+static uint64_t wide_a(size_t i) { return i * 0x9E3779B97F4A7C15u; }
+static uint64_t wide_b(size_t i) { return ~(uint64_t)i; }
+static uint32_t wide_c(size_t i) { return (uint32_t)(i * 2654435761u); }
+
+static int wide_item(void *ctx, const void *in, void *out)
+{
+    size_t i = *(const uint32_t *)in, fail_at = *(const size_t *)ctx;
+    wide *w = out;
+
+    if (i == fail_at)
+        return 7;
+    w->a = wide_a(i);
+    w->b = wide_b(i);
+    w->c = wide_c(i);
+    w->d = 0;
+    return 0;
+}
+
+static void check_wide_columns(const uint64_t *a, const uint64_t *b, const uint32_t *c,
+                               size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != wide_a(i) || b[i] != wide_b(i) || c[i] != wide_c(i))
+            fail_msg("%s: item %zu of %zu wrong", tu_where_buf(), i, n);
+}
+
+static void columns_beyond_the_caches_come_out_right(void **state)
+{
+    static const size_t specs[] = { TU_NULL_POOL, 2 };
+    size_t n = WIDE_N, p, i;
+    wide *t = tu_malloc(n * sizeof *t);
+    uint32_t *in = tu_malloc(n * sizeof *in);
+    uint64_t *a_mem = tu_malloc((n + 1) * sizeof *a_mem);
+    uint64_t *b = tu_malloc(n * sizeof *b);
+    uint32_t *c = tu_malloc(n * sizeof *c);
+    uint64_t *a = a_mem + ((uintptr_t)a_mem % 16 == 0); /* 8 past a 16-byte boundary */
+
+    (void)state;
+    for (i = 0; i < n; i++) {
+        in[i] = (uint32_t)i;
+        t[i].a = wide_a(i);
+        t[i].b = wide_b(i);
+        t[i].c = wide_c(i);
+        t[i].d = 0;
+    }
+    for (p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        pool_t *pool = tu_pool_open(specs[p]);
+        pool_column cols[3] = {
+            POOL_COLUMN(wide, a, a),
+            POOL_COLUMN(wide, b, b),
+            POOL_COLUMN(wide, c, c),
+        };
+        pool_opts o = POOL_OPTS_INIT;
+        size_t fail_at = n / 2 + 3, no_fail = SIZE_MAX;
+
+        tu_where("pool_unzip of %zu tuples, %s", n, tu_pool_name(specs[p]));
+        memset(a, 0, n * sizeof *a);
+        memset(b, 0, n * sizeof *b);
+        memset(c, 0, n * sizeof *c);
+        TU_ASSERT_EQ(pool_unzip(pool, t, sizeof *t, n, cols, 3), 0);
+        check_wide_columns(a, b, c, n);
+
+        tu_where("pool_map_unzip of %zu items, %s", n, tu_pool_name(specs[p]));
+        memset(a, 0, n * sizeof *a);
+        memset(b, 0, n * sizeof *b);
+        memset(c, 0, n * sizeof *c);
+        TU_ASSERT_EQ(pool_map_unzip(pool, wide_item, &no_fail, in, sizeof *in, sizeof(wide), n,
+                                    cols, 3, NULL), 0);
+        check_wide_columns(a, b, c, n);
+
+        tu_where("pool_map_unzip of %zu items failing at %zu, %s", n, fail_at,
+                 tu_pool_name(specs[p]));
+        TU_ASSERT_EQ(pool_map_unzip(pool, wide_item, &fail_at, in, sizeof *in, sizeof(wide), n,
+                                    cols, 3, &o), 7);
+        TU_ASSERT_EQ(o.failed_index, fail_at);
+        check_wide_columns(a, b, c, fail_at);
+        pool_destroy(pool);
+    }
+    tu_free(c);
+    tu_free(b);
+    tu_free(a_mem);
+    tu_free(in);
+    tu_free(t);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +628,7 @@ int main(int argc, char **argv)
         TU_TEST(pool_column_macro_gives_offset_size_and_dst),
         TU_TEST(map_unzip_matches_map_then_unzip),
         TU_TEST(map_unzip_fills_tuples_of_pool_tuple_max_bytes),
+        TU_TEST(columns_beyond_the_caches_come_out_right),
         TU_TEST(map_unzip_scratch_tuple_is_aligned_for_any_type),
     };
 
