@@ -53,6 +53,7 @@ struct pool__job {
     size_t divisor;   /* guided: a claim takes remaining / divisor */
     struct pool_future *future; /* the async handle, or NULL for a blocking call */
     unsigned lane;
+    bool shared; /* run by several threads (pool__run), not in place */
 
     /* Guarded by pool->lock. */
     struct pool__job *qprev, *qnext;

@@ -281,7 +281,7 @@ static void set_tiny_calls(pool_t *pool, bool tiny)
 
 /*
  * Run the items of a job nobody else can see yet on its caller, in claims
- * of min_chunk items (or the fixed chunk), until they are all done or
+ * of min_chunk items (or a fixed chunk no larger), until they are all done or
  * POOL__TINY_TICKS have passed. A call wrongly taken for tiny thus starts
  * on the other threads at most one such claim (1/128 of a thread's share)
  * and about a microsecond late. Returns true when the call is over: every
@@ -319,7 +319,8 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
 {
     struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX };
     unsigned long long start = pool__ticks();
-    if (pool__load_relaxed(&pool->tiny_calls)) {
+    /* A fixed chunk above min_chunk would be run whole before the check. */
+    if (pool__load_relaxed(&pool->tiny_calls) && job->chunk <= job->min_chunk) {
         if (job_work_alone(pool, job, &turn)) {
             job_report(job, turn);
             return job->fail_status;

@@ -121,6 +121,7 @@ static POOL__INLINE int run(pool_t *pool, struct pool__job *job, pool__body_fn b
 {
     job->body = body;
     enum placement how = placement(pool, job->n, job->chunk);
+    job->shared = how == PARALLEL;
     if (how != PARALLEL) {
         struct job_loop l = { job, body };
         return in_place(pool, how, job_loop, &l, opts);
@@ -277,15 +278,20 @@ static void scatter_column(const pool_column *c, const char *tuples, size_t tupl
 /* Tuples per block: a block's tuples stay in L1 while every column reads it. */
 #define POOL__UNZIP_BLOCK_BYTES 8192
 
-/* Columns of this many bytes in all are written with streaming stores:
- * far more than any cache keeps, so nothing is lost by not caching them
- * (the W2 unzip of bench/: 240 MB). */
+/* Columns of this many bytes in all are written with streaming stores by a
+ * call shared between threads: far more than any cache keeps, so nothing is
+ * lost by not caching them, and the threads together are bound by memory
+ * traffic (the W2 unzip of bench/, 240 MB at 2 threads: 1.08 ns/item
+ * streamed, 1.19 cached). One thread alone is not: there cached stores
+ * were faster (1.51 against 1.77 ns/item). */
 #define POOL__STREAM_BYTES ((size_t)64 << 20)
 
-/* Whether the job's columns are big enough to stream (fenced by the body). */
+/* Whether the job's columns are to be streamed (fenced by the body). */
 static bool scatter_streams(const struct pool__job *job)
 {
 #ifdef POOL__HAVE_STREAM
+    if (!job->shared)
+        return false;
     size_t bytes = 0;
     for (size_t k = 0; k < job->ncolumns; k++)
         bytes += job->columns[k].size; /* n * this fits: checked up front */

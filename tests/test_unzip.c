@@ -521,10 +521,11 @@ static void map_unzip_fills_tuples_of_pool_tuple_max_bytes(void **state)
 }
 
 /*
- * Columns of 64 MiB and more are written with streaming stores (src/map.c,
- * POOL__STREAM_BYTES): the same answer, from any chunk boundary, for an
- * 8-byte column that starts off a 16-byte boundary, a 4-byte column, and
- * the map-and-unzip with a failing item (columns right below it).
+ * Columns of 64 MiB and more are written with streaming stores when the
+ * call is shared (src/map.c, POOL__STREAM_BYTES), with cached stores in
+ * place: the same answer either way, from any chunk boundary, for an 8-byte
+ * column that starts off a 16-byte boundary, a 4-byte column, and the
+ * map-and-unzip with a failing item (columns right below it).
  */
 typedef struct wide {
     uint64_t a, b;
