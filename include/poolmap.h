@@ -19,7 +19,7 @@
  * A pool of N threads is N-1 worker pthreads started by pool_create() plus
  * the thread that makes a call: the caller always works on its own call's
  * items, as in OpenMP and pthreadpool. Workers live until pool_destroy().
- * Every call puts one job descriptor on the pool's one shared queue; items
+ * Every shared call puts one job descriptor on the pool's one queue; items
  * are claimed in chunks with atomic operations, so a blocking call
  * allocates nothing and takes no lock per item or per chunk (an async call
  * allocates its handle once). Idle workers spin briefly, then sleep and use
