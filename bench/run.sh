@@ -235,26 +235,26 @@ run_all() {
 
   for w in $WORKLOADS; do
     for t in $THREADS; do
-     for r in $(seq 1 "$ROUNDS"); do
-      [ "$ROUNDS" -gt 1 ] && echo "-- $w threads=$t: round $r of $ROUNDS" >&2
-      for s in $SYSTEMS; do
-        # The serial baseline runs once (threads = 1). A pool of one thread
-        # has no workers to idle, so idle runs at the larger counts only (and
-        # once for serial: the floor of the measurement itself).
-        if [ "$s" = serial ] && [ "$t" != "${THREADS%% *}" ]; then continue; fi
-        if [ "$w" = idle ] && [ "$s" != serial ] && [ "$t" -eq 1 ] && [ "$MAXT" -gt 1 ]; then
-          continue
-        fi
-        if [ ! -x "$BIN/bench_$s" ]; then
-          [ "$w" = "${WORKLOADS%% *}" ] && [ "$t" = "${THREADS%% *}" ] &&
-            echo "-- $s: not built (not installed), skipped" >&2
-          continue
-        fi
-        if [ "$s" = serial ]; then tt=1; else tt=$t; fi
-        case " ${HUNG[*]} " in *" $s/$w/$tt "*) continue ;; esac
-        run_one "$s" "$w" "$tt"
+      for r in $(seq 1 "$ROUNDS"); do
+        [ "$ROUNDS" -gt 1 ] && echo "-- $w threads=$t: round $r of $ROUNDS" >&2
+        for s in $SYSTEMS; do
+          # The serial baseline runs once (threads = 1). A pool of one thread
+          # has no workers to idle, so idle runs at the larger counts only (and
+          # once for serial: the floor of the measurement itself).
+          if [ "$s" = serial ] && [ "$t" != "${THREADS%% *}" ]; then continue; fi
+          if [ "$w" = idle ] && [ "$s" != serial ] && [ "$t" -eq 1 ] && [ "$MAXT" -gt 1 ]; then
+            continue
+          fi
+          if [ ! -x "$BIN/bench_$s" ]; then
+            [ "$w" = "${WORKLOADS%% *}" ] && [ "$t" = "${THREADS%% *}" ] && [ "$r" = 1 ] &&
+              echo "-- $s: not built (not installed), skipped" >&2
+            continue
+          fi
+          if [ "$s" = serial ]; then tt=1; else tt=$t; fi
+          case " ${HUNG[*]} " in *" $s/$w/$tt "*) continue ;; esac
+          run_one "$s" "$w" "$tt"
+        done
       done
-     done
     done
   done
   # One row per figure: the median of the rounds' medians.

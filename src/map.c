@@ -53,10 +53,11 @@ static int check_columns(size_t tuple_size, size_t n, const pool_column *columns
 
 /*
  * A call runs in place, on the caller and without other threads, when the
- * pool is NULL or inherited through fork() (see pool__run), has one thread,
- * or the call has one item or one chunk. It is then counted for
- * pool_destroy() (unless detached) and pushed on this thread's frame stack,
- * so that pool_destroy() from a callback is refused as for a parallel call.
+ * pool is NULL or inherited through fork() (DETACHED: nothing of it is
+ * touched), has one thread, or the call has one item or one chunk. It is
+ * then counted for pool_destroy() (unless detached) and, unless the owner's
+ * owner_busy stands for it, pushed on this thread's frame stack, so that
+ * pool_destroy() from a callback is refused as for a shared call.
  */
 enum placement { PARALLEL, IN_PLACE, DETACHED };
 
@@ -114,22 +115,28 @@ static POOL__INLINE int job_loop(void *args, size_t *failed)
     return rc;
 }
 
-/* Run a prepared job and copy the outcome into opts. Inlined into each
- * public call, so that in place its body is a direct call. */
+/* Share a prepared job (placement PARALLEL) and copy the outcome into opts. */
+static int run_shared(pool_t *pool, struct pool__job *job, pool_opts *opts)
+{
+    job->shared = true;
+    int rc = pool__run(pool, job);
+    if (opts && rc != 0)
+        opts->failed_index = job->fail_index;
+    return rc;
+}
+
+/* Run a prepared job, in place or shared. Inlined into each public call,
+ * so that in place its body is a direct call. */
 static POOL__INLINE int run(pool_t *pool, struct pool__job *job, pool__body_fn body,
                             pool_opts *opts)
 {
     job->body = body;
     enum placement how = placement(pool, job->n, job->chunk);
-    job->shared = how == PARALLEL;
-    if (how != PARALLEL) {
-        struct job_loop l = { job, body };
-        return in_place(pool, how, job_loop, &l, opts);
-    }
-    int rc = pool__run(pool, job);
-    if (opts && rc != 0)
-        opts->failed_index = job->fail_index;
-    return rc;
+    if (how == PARALLEL)
+        return run_shared(pool, job, opts);
+    job->shared = false;
+    struct job_loop l = { job, body };
+    return in_place(pool, how, job_loop, &l, opts);
 }
 
 /* Set what every blocking call shares; pool__run() sets the rest, so the
@@ -454,9 +461,9 @@ static POOL__INLINE int for_loop(void *args, size_t *failed)
     return 0;
 }
 
-/* The parallel halves of pool_map_ex and pool_for_ex, kept out of line: the
- * job descriptor (three aligned cache lines) then costs the in-place path
- * no stack realignment. */
+/* The shared halves of pool_map_ex and pool_for_ex (their placement already
+ * PARALLEL), kept out of line: the job descriptor (three aligned cache
+ * lines) then costs the in-place path no stack realignment. */
 static POOL__NOINLINE int map_parallel(pool_t *pool, pool_map_fn fn, void *ctx,
                                        const void *in, size_t in_size, void *out,
                                        size_t out_size, size_t n, pool_opts *opts)
@@ -464,7 +471,7 @@ static POOL__NOINLINE int map_parallel(pool_t *pool, pool_map_fn fn, void *ctx,
     struct pool__job job;
     job_init(&job, n, opts);
     pool__init_map_job(&job, fn, ctx, in, in_size, out, out_size, n);
-    return run(pool, &job, map_body, opts);
+    return run_shared(pool, &job, opts);
 }
 
 static POOL__NOINLINE int for_parallel(pool_t *pool, size_t n, pool_for_fn fn, void *ctx,
@@ -473,7 +480,7 @@ static POOL__NOINLINE int for_parallel(pool_t *pool, size_t n, pool_for_fn fn, v
     struct pool__job job;
     job_init(&job, n, opts);
     pool__init_for_job(&job, fn, ctx, n);
-    return run(pool, &job, for_body, opts);
+    return run_shared(pool, &job, opts);
 }
 
 /* pool_map_ex and pool_for_ex, inlined into their plain forms too: with
