@@ -26,6 +26,20 @@ typedef int (*pool__body_fn)(struct pool__job *job, size_t begin, size_t end,
 enum { POOL__LANE_CALL, POOL__LANE_ASYNC, POOL__NLANES };
 
 /*
+ * A thread's share of a blocking call with automatic chunks: its unclaimed
+ * items [begin, end), packed in one word (end << 32 | begin) so that the
+ * owner claiming from the front and thieves taking from the back agree by
+ * CAS. Own line: the owner writes it per claim.
+ */
+struct pool__slot {
+    POOL__ALIGNED _Atomic uint64_t range;
+};
+
+/* Slots per call: the caller and up to 15 helpers own one; further helpers
+ * only steal. A shared call keeps them on its caller's stack (1 KiB). */
+#define POOL__MAX_SLOTS 16u
+
+/*
  * One call of pool_map/for/for_range/unzip: the single descriptor that is
  * queued, whatever n is. It lives on the caller's stack; the caller does not
  * return before every worker that attached to it has detached.
@@ -54,6 +68,10 @@ struct pool__job {
     struct pool_future *future; /* the async handle, or NULL for a blocking call */
     unsigned lane;
     bool shared; /* run by several threads (pool__run), not in place */
+    /* Per-thread shares (see job.c), or NULL: items are then claimed from
+     * `next`. Slot 0 is the caller's. */
+    struct pool__slot *slots;
+    unsigned nslots;
 
     /* Guarded by pool->lock. */
     struct pool__job *qprev, *qnext;
@@ -63,13 +81,16 @@ struct pool__job {
     int fail_status;
     size_t skipped_at;    /* lowest item claimed but never started */
     bool cancelled;       /* pool_future_cancel() took effect */
+    unsigned slots_given; /* slots handed to helpers so far (caller's: 0) */
+    bool helper_left;     /* a helper left for the other lane mid-call */
 
     /* Workers attached (written under pool->lock, read by the spinning
      * caller without it). The detaching worker's store is its last access
      * to the job. */
     _Atomic size_t attached;
 
-    /* Claim counter: next unclaimed item. Own line: written per claim. */
+    /* Claim counter: next unclaimed item (without slots; with them, where
+     * the caller's run alone stopped). Own line: written per claim. */
     POOL__ALIGNED _Atomic size_t next;
     /* Lowest failing index seen; items at or above it are not started.
      * Own line: read per item, written only on failure. */
@@ -268,5 +289,9 @@ void pool__init_for_job(struct pool__job *job, pool_for_fn fn, void *ctx, size_t
 
 /* pool.c */
 int pool__ensure_worker(pool_t *pool);
+/* Called between a steal and its republishing (see job.c). Does nothing;
+ * out of line, in another file than its caller, so that a test linked with
+ * --wrap can widen that window at will. */
+void pool__steal_gap(void);
 
 #endif /* POOLMAP_INTERNAL_H */

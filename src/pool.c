@@ -65,6 +65,10 @@ static int start_workers(pool_t *pool, size_t count)
     return rc;
 }
 
+void pool__steal_gap(void)
+{
+}
+
 int pool__ensure_worker(pool_t *pool)
 {
     return pool->nworkers > 0 || start_workers(pool, 1) == 0 ? 0 : EAGAIN;

@@ -1,0 +1,300 @@
+/*
+ * test_sched.c - how a shared call's items are dealt out: each thread starts
+ * on its own contiguous share and steals from the others once it is done.
+ * Whatever the number of threads (more than the 16 that get a share of
+ * their own too), whoever runs what, and whoever leaves early, every item
+ * runs exactly once and the serial loop's error contract holds.
+ */
+#include "test_util.h"
+
+/* Pool sizes around the 16 per-call shares (the rest only steal). */
+static const size_t specs[] = { 2, 3, 16, 17, 24 };
+
+/* ---- every item once ----------------------------------------------------- */
+
+typedef struct once_run {
+    atomic_uint *counts;
+    atomic_uint bad_ranges; /* empty, reversed or out of bounds */
+    size_t n;
+} once_run;
+
+static int once_item(void *ctx, size_t i)
+{
+    once_run *r = ctx;
+
+    if (i >= r->n)
+        tu_bump(&r->bad_ranges);
+    else
+        tu_bump(&r->counts[i]);
+    return 0;
+}
+
+static int once_range(void *ctx, size_t b, size_t e)
+{
+    once_run *r = ctx;
+
+    if (b >= e || e > r->n) {
+        tu_bump(&r->bad_ranges);
+        return 0;
+    }
+    for (size_t i = b; i < e; i++)
+        tu_bump(&r->counts[i]);
+    return 0;
+}
+
+static void pools_beyond_the_shares_run_each_item_once(void **state)
+{
+    enum { MAX_N = 10007 };
+    once_run r;
+
+    (void)state;
+    r.counts = tu_counts_new(MAX_N);
+    for (size_t p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        pool_t *pool = tu_pool_open(specs[p]);
+        size_t nt = specs[p];
+        const size_t ns[] = { 2, nt - 1, nt, nt + 1, 2 * nt + 1, 97, 1000, MAX_N };
+
+        for (size_t k = 0; k < TU_ARRAY_LEN(ns); k++) {
+            if (ns[k] < 2)
+                continue;
+            for (int api = 0; api < 2; api++) {
+                tu_where("pool of %zu, n=%zu, %s", nt, ns[k],
+                         api ? "pool_for_range" : "pool_for");
+                r.n = ns[k];
+                atomic_init(&r.bad_ranges, 0);
+                tu_counts_reset(r.counts, MAX_N);
+                int rc = api ? pool_for_range(pool, r.n, once_range, &r)
+                             : pool_for(pool, r.n, once_item, &r);
+                TU_ASSERT_EQ(rc, 0);
+                TU_ASSERT_EQ(atomic_load(&r.bad_ranges), 0);
+                tu_assert_counts(r.counts, 0, r.n, 1, "item");
+            }
+        }
+        pool_destroy(pool);
+    }
+    tu_free(r.counts);
+}
+
+/* ---- the error contract when items are stolen ---------------------------- */
+
+enum { FAIL_N = 600 };
+
+typedef struct fail_run {
+    atomic_uint *counts;
+    unsigned char fails[FAIL_N];
+} fail_run;
+
+/* Items cost a little, so threads finish their shares at different times
+ * and steal; failing items return 100 + their index. */
+static int fail_item(void *ctx, size_t i)
+{
+    fail_run *r = ctx;
+
+    tu_bump(&r->counts[i]);
+    tu_spin_ns(200 + (int64_t)(i % 7) * 100);
+    return r->fails[i] ? 100 + (int)(i % 100) : 0;
+}
+
+static void failures_follow_serial_contract_on_pools_beyond_the_shares(void **state)
+{
+    size_t reps = 40 * tu_scale();
+    tu_rng rng = tu_rng_seed(0x5c4ed01e5u);
+    fail_run *r = tu_malloc(sizeof *r);
+
+    (void)state;
+    r->counts = tu_counts_new(FAIL_N);
+    for (size_t p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        pool_t *pool = tu_pool_open(specs[p]);
+
+        for (size_t rep = 0; rep < reps; rep++) {
+            size_t lowest = FAIL_N, nfail = 1 + tu_rng_below(&rng, 3);
+            pool_opts o = POOL_OPTS_INIT;
+
+            memset(r->fails, 0, sizeof r->fails);
+            /* Failures anywhere, often in the last shares, which are stolen
+             * from while lower items still run. */
+            for (size_t k = 0; k < nfail; k++) {
+                size_t at = tu_rng_below(&rng, 2) ? tu_rng_below(&rng, FAIL_N)
+                                                  : FAIL_N - 1 - tu_rng_below(&rng, FAIL_N / 4);
+                r->fails[at] = 1;
+                if (at < lowest)
+                    lowest = at;
+            }
+            tu_counts_reset(r->counts, FAIL_N);
+            tu_where("pool of %zu, rep %zu, lowest failure %zu", specs[p], rep, lowest);
+            int rc = pool_for_ex(pool, FAIL_N, fail_item, r, &o);
+            TU_ASSERT_EQ(rc, 100 + (int)(lowest % 100));
+            TU_ASSERT_EQ(o.failed_index, lowest);
+            tu_assert_counts(r->counts, 0, lowest + 1, 1, "item up to the failure");
+            tu_assert_counts_at_most(r->counts, lowest + 1, FAIL_N, 1, "item above it");
+        }
+        pool_destroy(pool);
+    }
+    tu_free(r->counts);
+    tu_free(r);
+}
+
+/* ---- helpers that leave for async work ----------------------------------- */
+
+enum { LEAVE_N = 3000, LEAVE_TASKS = 4 };
+
+typedef struct leave_run {
+    pool_t *pool;
+    pthread_t caller;
+    atomic_uint *counts;
+    atomic_uint submitted; /* set by the first item run off the caller */
+    atomic_uint submit_errors;
+    atomic_uint task_runs;
+    pool_future_t *futures[LEAVE_TASKS];
+} leave_run;
+
+static int leave_task(void *ctx)
+{
+    leave_run *r = ctx;
+
+    tu_bump(&r->task_runs);
+    tu_spin_ns(50000);
+    return 0;
+}
+
+/* The first item a worker runs queues async tasks: the worker then leaves
+ * the call between two chunks, with items left in its share. */
+static int leave_item(void *ctx, size_t i)
+{
+    leave_run *r = ctx;
+
+    tu_bump(&r->counts[i]);
+    if (!pthread_equal(pthread_self(), r->caller) && atomic_exchange(&r->submitted, 1) == 0)
+        for (size_t k = 0; k < LEAVE_TASKS; k++)
+            if (pool_submit(r->pool, leave_task, r, NULL, &r->futures[k]) != 0)
+                tu_bump(&r->submit_errors);
+    tu_spin_ns(1000);
+    return 0;
+}
+
+static void a_helper_leaving_for_async_work_leaves_no_item_unrun(void **state)
+{
+    static const size_t pools[] = { 2, 3 };
+    leave_run *r = tu_malloc(sizeof *r);
+
+    (void)state;
+    r->counts = tu_counts_new(LEAVE_N);
+    for (size_t p = 0; p < TU_ARRAY_LEN(pools); p++) {
+        r->pool = tu_pool_open(pools[p]);
+        for (size_t rep = 0; rep < 10 * tu_scale(); rep++) {
+            tu_where("pool of %zu, rep %zu", pools[p], rep);
+            r->caller = pthread_self();
+            atomic_init(&r->submitted, 0);
+            atomic_init(&r->submit_errors, 0);
+            atomic_init(&r->task_runs, 0);
+            memset(r->futures, 0, sizeof r->futures);
+            tu_counts_reset(r->counts, LEAVE_N);
+
+            TU_ASSERT_EQ(pool_for(r->pool, LEAVE_N, leave_item, r), 0);
+            tu_assert_counts(r->counts, 0, LEAVE_N, 1, "item");
+            TU_ASSERT_EQ(atomic_load(&r->submit_errors), 0);
+            if (atomic_load(&r->submitted)) {
+                TU_ASSERT_EQ(pool_wait_all(r->futures, LEAVE_TASKS, POOL_FOREVER), 0);
+                TU_ASSERT_EQ(atomic_load(&r->task_runs), LEAVE_TASKS);
+                for (size_t k = 0; k < LEAVE_TASKS; k++)
+                    pool_future_free(r->futures[k]);
+            }
+        }
+        pool_destroy(r->pool);
+    }
+    tu_free(r->counts);
+    tu_free(r);
+}
+
+/* ---- a helper leaving with items nobody else saw --------------------------- */
+
+#ifdef POOLMAP_TEST_STEAL_GAP
+/*
+ * A helper that has stolen items holds them alone until it republishes them
+ * in its slot. If the caller looks in that gap, it finds nothing, ends its
+ * loop and waits for the helper; if the helper then leaves for async work,
+ * its items are still to run. Linked with --wrap=pool__steal_gap, this test
+ * holds a helper in the gap until the caller has run out of items, then
+ * queues a task so that the helper leaves after one chunk.
+ */
+void __real_pool__steal_gap(void);
+void __wrap_pool__steal_gap(void);
+
+enum { GAP_N = 64 };
+
+static struct {
+    pool_t *pool;
+    pthread_t caller;
+    atomic_int armed;
+    atomic_int fired;
+    atomic_int submit_rc;
+    pool_future_t *task;
+    atomic_uint *counts;
+} gap;
+
+static int gap_task(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+void __wrap_pool__steal_gap(void)
+{
+    __real_pool__steal_gap();
+    if (pthread_equal(pthread_self(), gap.caller) || !atomic_exchange(&gap.armed, 0))
+        return;
+    /* The caller's remaining items take well under 1 ms. */
+    tu_sleep_ns(TU_MS(20));
+    atomic_store(&gap.submit_rc, pool_submit(gap.pool, gap_task, NULL, NULL, &gap.task));
+    atomic_store(&gap.fired, 1);
+}
+
+/* The caller's share (the lower half) is slow, the helper's is fast: the
+ * helper runs out first and steals from the caller. */
+static int gap_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    tu_bump(&gap.counts[i]);
+    if (i < GAP_N / 2)
+        tu_spin_ns(20000);
+    return 0;
+}
+
+static void items_a_helper_leaves_behind_unseen_still_run(void **state)
+{
+    (void)state;
+    gap.counts = tu_counts_new(GAP_N);
+    gap.pool = tu_pool_open(2);
+    gap.caller = pthread_self();
+    atomic_init(&gap.fired, 0);
+    /* The helper may start too late to steal: try a few calls. */
+    for (int attempt = 0; attempt < 50 && !atomic_load(&gap.fired); attempt++) {
+        tu_where("attempt %d", attempt);
+        tu_counts_reset(gap.counts, GAP_N);
+        atomic_store(&gap.armed, 1);
+        TU_ASSERT_EQ(pool_for(gap.pool, GAP_N, gap_item, NULL), 0);
+        tu_assert_counts(gap.counts, 0, GAP_N, 1, "item");
+    }
+    atomic_store(&gap.armed, 0);
+    TU_ASSERT_EQ(atomic_load(&gap.fired), 1);
+    TU_ASSERT_EQ(atomic_load(&gap.submit_rc), 0);
+    TU_ASSERT_EQ(pool_future_wait(gap.task, POOL_FOREVER), 0);
+    pool_future_free(gap.task);
+    pool_destroy(gap.pool);
+    tu_free(gap.counts);
+}
+#endif
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        TU_TEST(pools_beyond_the_shares_run_each_item_once),
+        TU_TEST(failures_follow_serial_contract_on_pools_beyond_the_shares),
+        TU_TEST(a_helper_leaving_for_async_work_leaves_no_item_unrun),
+#ifdef POOLMAP_TEST_STEAL_GAP
+        TU_TEST(items_a_helper_leaves_behind_unseen_still_run),
+#endif
+    };
+
+    return TU_RUN(tests, argc, argv);
+}
