@@ -521,18 +521,20 @@ static void map_unzip_fills_tuples_of_pool_tuple_max_bytes(void **state)
 }
 
 /*
- * Columns of 64 MiB and more are written with streaming stores when the
- * call is shared (src/map.c, POOL__STREAM_BYTES), with cached stores in
- * place: the same answer either way, from any chunk boundary, for an 8-byte
- * column that starts off a 16-byte boundary, a 4-byte column, and the
- * map-and-unzip with a failing item (columns right below it).
+ * Columns of 64 MiB and more are written with streaming stores (src/map.c,
+ * POOL__STREAM_BYTES); an unzip whose columns are all 8 bytes wide writes
+ * them in one pass (scatter_fused). The same answer as cached stores, from
+ * any chunk boundary, for an 8-byte column that starts off a 16-byte
+ * boundary next to one that starts on it, an empty column among them, a
+ * 4-byte column, an odd count, and the map-and-unzip with a failing item
+ * (columns right below it).
  */
 typedef struct wide {
     uint64_t a, b;
     uint32_t c, d;
 } wide;
 
-#define WIDE_N ((size_t)(64u << 20) / 20 + 4099) /* a, b, c: 20 bytes an item */
+#define WIDE_N ((size_t)(64u << 20) / 16 + 4099) /* a, b: 16 bytes an item */
 
 static uint64_t wide_a(size_t i) { return i * 0x9E3779B97F4A7C15u; }
 static uint64_t wide_b(size_t i) { return ~(uint64_t)i; }
@@ -595,6 +597,19 @@ static void columns_beyond_the_caches_come_out_right(void **state)
         memset(c, 0, n * sizeof *c);
         TU_ASSERT_EQ(pool_unzip(pool, t, sizeof *t, n, cols, 3), 0);
         check_wide_columns(a, b, c, n);
+
+        /* Only 8-byte columns (and an empty one): the one-pass scatter. */
+        pool_column cols8[3] = { POOL_COLUMN(wide, a, a), { 0, 0, NULL }, POOL_COLUMN(wide, b, b) };
+        tu_where("pool_unzip of %zu tuples into 8-byte columns, %s", n - 1,
+                 tu_pool_name(specs[p]));
+        memset(a, 0, n * sizeof *a);
+        memset(b, 0, n * sizeof *b);
+        TU_ASSERT_EQ(pool_unzip(pool, t, sizeof *t, n - 1, cols8, 3), 0);
+        for (i = 0; i < n - 1; i++)
+            if (a[i] != wide_a(i) || b[i] != wide_b(i))
+                fail_msg("%s: item %zu wrong", tu_where_buf(), i);
+        TU_ASSERT_EQ(a[n - 1], 0);
+        TU_ASSERT_EQ(b[n - 1], 0);
 
         tu_where("pool_map_unzip of %zu items, %s", n, tu_pool_name(specs[p]));
         memset(a, 0, n * sizeof *a);
