@@ -303,9 +303,13 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
             if (mine) {
                 /* Until the store below, nobody else sees these items: a
                  * caller that looks now finds nothing to steal and ends
-                 * its loop (see helper_left). Only its owner refills a
-                 * closed slot, and the items never were in it before: no
-                 * thief's CAS can mistake the new range for the old. */
+                 * its loop (see helper_left). A plain store: the slot
+                 * holds nothing below stop_at, so a thief's update that it
+                 * overwrites (one that read an older stop_at) drops no item
+                 * that may start. And the word is the slot's whole state
+                 * (an unclaimed item sits in one slot at most): a CAS that
+                 * finds the value it expects is right whatever happened in
+                 * between. */
                 pool__steal_gap();
                 pool__store_relaxed(&mine->range, SLOT_PACK(b, e));
                 continue;
