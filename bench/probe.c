@@ -1,0 +1,390 @@
+/*
+ * probe.c - the measurements behind BENCHMARKS.md's explanations: where
+ * the time of a call goes, rather than how long it takes. Not run by
+ * bench/run.sh; each mode prints what it measured, medians of --reps runs.
+ *
+ *   bench_probe shares [--reps R]
+ *     W4's Mandelbrot rows on a pool of 2. (1) How long each thread idles
+ *     at the end of a call: automatic chunks against one row per claim.
+ *     (2) Which rows run at the same time: two static halves, both run
+ *     top to bottom, against the lower half run bottom to top (so that both
+ *     threads are on rows of equal cost at the same time), against one row
+ *     per claim, in turns in one process.
+ *   bench_probe claims [--reps R] [--iters K]
+ *     W5's small call (64 items of about 1 us) on a pool of 2: per call,
+ *     the time between one thread's items (claims, bookkeeping), when the
+ *     helper starts, and what the call costs beyond the items' own time;
+ *     automatic chunks against one claim per thread. K: bench_work()
+ *     iterations of a 10 us item (bench_serial --calibrate), as in run.sh.
+ *   bench_probe unzip [--reps R]
+ *     10^7 tuples of three doubles into three columns on one thread, the
+ *     ways a column can be written, as multiples of memcpy of the same bytes
+ *     (x86-64 only: streaming stores).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
+#include "bench.h"
+#include "poolmap.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void *must_alloc(size_t bytes)
+{
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (p == NULL) {
+        fprintf(stderr, "bench_probe: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+/* Which of the pool's two threads runs an item: the caller is 0. */
+static _Thread_local int thread_no = -1;
+static atomic_int threads_seen;
+
+static int this_thread(void)
+{
+    if (thread_no < 0)
+        thread_no = atomic_fetch_add(&threads_seen, 1) > 0 ? 1 : 0;
+    return thread_no;
+}
+
+/* Per call and thread: time spent in items, first start, last end. One
+ * cache line each: shared, they cost a miss per item. */
+typedef struct probe_turn {
+    _Alignas(64) double busy, first, last;
+    unsigned items;
+} probe_turn;
+
+static probe_turn turns[2];
+
+static void turn_item(double t0, double t1)
+{
+    probe_turn *p = &turns[this_thread()];
+    if (p->items++ == 0)
+        p->first = t0;
+    p->last = t1;
+    p->busy += t1 - t0;
+}
+
+/* ---- shares: the Mandelbrot rows ----------------------------------------- */
+
+static bench_data mandel;
+static int lower_half_backwards;
+
+static int mandel_row(void *ctx, size_t r)
+{
+    (void)ctx;
+    double t0 = now_s();
+    bench_mandel_row(&mandel, r);
+    turn_item(t0, now_s());
+    return 0;
+}
+
+static int mandel_half(void *ctx, size_t b, size_t e)
+{
+    (void)ctx;
+    if (lower_half_backwards && b >= mandel.height / 2)
+        for (size_t r = e; r-- > b;)
+            bench_mandel_row(&mandel, r);
+    else
+        for (size_t r = b; r < e; r++)
+            bench_mandel_row(&mandel, r);
+    return 0;
+}
+
+static int probe_shares(pool_t *pool, int reps)
+{
+    mandel.height = 700;
+    mandel.width = 1050;
+    mandel.maxit = 1000;
+    mandel.img = must_alloc(mandel.width * mandel.height * sizeof *mandel.img);
+    double *idle0 = must_alloc((size_t)reps * sizeof(double));
+    double *idle1 = must_alloc((size_t)reps * sizeof(double));
+    double *ms = must_alloc(3 * (size_t)reps * sizeof(double));
+
+    printf("# Mandelbrot %zux%zu, maxit %u, pool of 2, %d calls each\n", mandel.width,
+           mandel.height, mandel.maxit, reps);
+    for (size_t chunk = 0; chunk <= 1; chunk++) {
+        for (int r = 0; r < reps; r++) {
+            pool_opts o = POOL_OPTS_INIT;
+            o.chunk = chunk;
+            memset(turns, 0, sizeof turns);
+            double t0 = now_s();
+            if (pool_for_ex(pool, mandel.height, mandel_row, NULL, &o) != 0)
+                return 1;
+            double t = now_s() - t0;
+            ms[r] = t * 1e3;
+            idle0[r] = (t - turns[0].busy) * 1e3;
+            idle1[r] = (t - turns[1].busy) * 1e3;
+        }
+        printf("%-22s call %8.2f ms   idle: caller %6.3f ms, helper %6.3f ms\n",
+               chunk ? "one row per claim" : "automatic chunks", median(ms, reps),
+               median(idle0, reps), median(idle1, reps));
+    }
+
+    /* The same rows in three orders, in turns. */
+    static const char *const order[3] = { "halves, both downwards", "halves, mirrored",
+                                          "one row per claim" };
+    for (int r = 0; r < reps; r++)
+        for (int k = 0; k < 3; k++) {
+            pool_opts o = POOL_OPTS_INIT;
+            double t0 = now_s();
+            int rc;
+            if (k == 2) {
+                o.chunk = 1;
+                rc = pool_for_ex(pool, mandel.height, mandel_row, NULL, &o);
+            } else {
+                lower_half_backwards = k;
+                o.chunk = mandel.height / 2;
+                rc = pool_for_range_ex(pool, mandel.height, mandel_half, NULL, &o);
+            }
+            if (rc != 0)
+                return 1;
+            ms[k * reps + r] = (now_s() - t0) * 1e3;
+        }
+    for (int k = 0; k < 3; k++)
+        printf("%-22s call %8.2f ms\n", order[k], median(ms + k * reps, reps));
+    free(ms);
+    free(idle1);
+    free(idle0);
+    free(mandel.img);
+    return 0;
+}
+
+/* ---- claims: the small call ---------------------------------------------- */
+
+static unsigned long small_iters;
+static volatile double small_sink[64];
+
+static int small_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    double t0 = now_s();
+    small_sink[i] = bench_work(i, small_iters);
+    turn_item(t0, now_s());
+    return 0;
+}
+
+static int probe_claims(pool_t *pool, int reps, unsigned long iters)
+{
+    enum { N = 64, CALLS = 2000 };
+    small_iters = iters / 10 ? iters / 10 : 1;
+    double *gap0 = must_alloc(CALLS * sizeof(double)), *gap1 = must_alloc(CALLS * sizeof(double));
+    double *start = must_alloc(CALLS * sizeof(double)), *over = must_alloc(CALLS * sizeof(double));
+    double *med = must_alloc(4 * (size_t)reps * sizeof(double));
+
+    printf("# %d items of %lu bench_work iterations, pool of 2, %d calls a run, medians of "
+           "%d runs (us per call)\n", N, small_iters, CALLS, reps);
+    for (size_t chunk = 0; chunk <= N / 2; chunk += N / 2) {
+        for (int r = 0; r < reps; r++) {
+            int calls = 0;
+            for (int c = 0; c < CALLS; c++) {
+                pool_opts o = POOL_OPTS_INIT;
+                o.chunk = chunk;
+                memset(turns, 0, sizeof turns);
+                double t0 = now_s();
+                if (pool_for_ex(pool, N, small_item, NULL, &o) != 0)
+                    return 1;
+                double t = now_s() - t0;
+                if (turns[1].items == 0)
+                    continue; /* the helper came too late for any item */
+                gap0[calls] = (turns[0].last - turns[0].first - turns[0].busy) * 1e6;
+                gap1[calls] = (turns[1].last - turns[1].first - turns[1].busy) * 1e6;
+                start[calls] = (turns[1].first - t0) * 1e6;
+                over[calls] = (t - (turns[0].busy + turns[1].busy) / 2) * 1e6;
+                calls++;
+            }
+            if (calls == 0)
+                return 1;
+            med[r] = median(gap0, calls);
+            med[reps + r] = median(gap1, calls);
+            med[2 * reps + r] = median(start, calls);
+            med[3 * reps + r] = median(over, calls);
+        }
+        printf("%-24s between items: caller %.3f, helper %.3f; helper's first item at %.3f; "
+               "call beyond half the items' time %.3f\n",
+               chunk ? "one claim per thread" : "automatic chunks", median(med, reps),
+               median(med + reps, reps), median(med + 2 * reps, reps),
+               median(med + 3 * reps, reps));
+    }
+    free(med);
+    free(over);
+    free(start);
+    free(gap1);
+    free(gap0);
+    return 0;
+}
+
+/* ---- unzip: one thread, the ways to write a column ------------------------ */
+
+#if defined(__x86_64__)
+enum { UZ_N = 10000000 };
+
+typedef void (*uz_fn)(const bench_triple *in, double *a, double *b, double *c);
+
+static void uz_memcpy(const bench_triple *in, double *a, double *b, double *c)
+{
+    (void)b, (void)c;
+    memcpy(a, in, (size_t)UZ_N * sizeof *in); /* a, b, c are back to back */
+}
+
+static void uz_cached_one_pass(const bench_triple *in, double *a, double *b, double *c)
+{
+    for (size_t i = 0; i < UZ_N; i++) {
+        a[i] = in[i].a;
+        b[i] = in[i].b;
+        c[i] = in[i].c;
+    }
+}
+
+/* Blocks of 341 tuples (8 KiB), one column after the other, as src/map.c
+ * does below the streaming size. */
+static void uz_cached_columns(const bench_triple *in, double *a, double *b, double *c)
+{
+    for (size_t i = 0; i < UZ_N; i += 341) {
+        size_t e = i + 341 < UZ_N ? i + 341 : UZ_N;
+        for (size_t j = i; j < e; j++)
+            a[j] = in[j].a;
+        for (size_t j = i; j < e; j++)
+            b[j] = in[j].b;
+        for (size_t j = i; j < e; j++)
+            c[j] = in[j].c;
+    }
+}
+
+static void uz_stream_columns(const bench_triple *in, double *a, double *b, double *c)
+{
+    for (size_t i = 0; i < UZ_N; i += 340) {
+        size_t e = i + 340 < UZ_N ? i + 340 : UZ_N;
+        for (size_t j = i; j < e; j += 2)
+            _mm_stream_pd(a + j, _mm_set_pd(in[j + 1].a, in[j].a));
+        for (size_t j = i; j < e; j += 2)
+            _mm_stream_pd(b + j, _mm_set_pd(in[j + 1].b, in[j].b));
+        for (size_t j = i; j < e; j += 2)
+            _mm_stream_pd(c + j, _mm_set_pd(in[j + 1].c, in[j].c));
+    }
+    _mm_sfence();
+}
+
+static void uz_stream_one_pass(const bench_triple *in, double *a, double *b, double *c)
+{
+    for (size_t i = 0; i < UZ_N; i += 2) {
+        _mm_stream_pd(a + i, _mm_set_pd(in[i + 1].a, in[i].a));
+        _mm_stream_pd(b + i, _mm_set_pd(in[i + 1].b, in[i].b));
+        _mm_stream_pd(c + i, _mm_set_pd(in[i + 1].c, in[i].c));
+    }
+    _mm_sfence();
+}
+
+static int probe_unzip(int reps)
+{
+    static const struct {
+        const char *name;
+        uz_fn fn;
+    } ways[] = {
+        { "memcpy", uz_memcpy },
+        { "cached, one pass", uz_cached_one_pass },
+        { "cached, by column", uz_cached_columns },
+        { "streamed, by column", uz_stream_columns },
+        { "streamed, one pass", uz_stream_one_pass },
+    };
+    enum { NWAYS = sizeof ways / sizeof ways[0] };
+    bench_triple *in = must_alloc((size_t)UZ_N * sizeof *in);
+    double *cols = must_alloc(3 * (size_t)UZ_N * sizeof *cols);
+    double *t = must_alloc(NWAYS * (size_t)reps * sizeof *t);
+
+    for (size_t i = 0; i < UZ_N; i++)
+        in[i] = (bench_triple){ (double)i, 2.0 * (double)i, 3.0 * (double)i };
+    memset(cols, 0, 3 * (size_t)UZ_N * sizeof *cols);
+    printf("# %d tuples of three doubles into three columns, this thread, %d runs in turns\n",
+           UZ_N, reps);
+    for (int r = 0; r < reps; r++)
+        for (int k = 0; k < NWAYS; k++) {
+            double t0 = now_s();
+            ways[k].fn(in, cols, cols + UZ_N, cols + 2 * (size_t)UZ_N);
+            t[k * reps + r] = (now_s() - t0) / UZ_N * 1e9;
+            if (k > 0 && (cols[UZ_N - 1] != UZ_N - 1 || cols[2 * (size_t)UZ_N + 7] != 21)) {
+                fprintf(stderr, "bench_probe: %s wrote wrong columns\n", ways[k].name);
+                return 1;
+            }
+        }
+    double base = median(t, reps);
+    for (int k = 0; k < NWAYS; k++) {
+        double m = median(t + k * reps, reps);
+        printf("%-22s %.3f ns/item  %.2fx memcpy\n", ways[k].name, m, m / base);
+    }
+    free(t);
+    free(cols);
+    free(in);
+    return 0;
+}
+#else
+static int probe_unzip(int reps)
+{
+    (void)reps;
+    printf("# unzip: streaming stores are probed on x86-64 only\n");
+    return 0;
+}
+#endif
+
+int main(int argc, char **argv)
+{
+    int reps = 9;
+    unsigned long iters = 7000;
+    const char *mode = argc > 1 ? argv[1] : "";
+
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--reps") == 0)
+            reps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--iters") == 0)
+            iters = strtoul(argv[i + 1], NULL, 10);
+    }
+    if (reps < 1 || iters < 1 ||
+        (strcmp(mode, "shares") != 0 && strcmp(mode, "claims") != 0 &&
+         strcmp(mode, "unzip") != 0)) {
+        fprintf(stderr, "usage: bench_probe shares|claims|unzip [--reps R] [--iters K]\n");
+        return 2;
+    }
+    if (strcmp(mode, "unzip") == 0)
+        return probe_unzip(reps);
+
+    pool_t *pool = pool_create(2);
+    if (pool == NULL) {
+        fprintf(stderr, "bench_probe: pool_create failed\n");
+        return 1;
+    }
+    this_thread(); /* the caller is thread 0 */
+    int rc = strcmp(mode, "shares") == 0 ? probe_shares(pool, reps)
+                                         : probe_claims(pool, reps, iters);
+    pool_destroy(pool);
+    if (rc != 0)
+        fprintf(stderr, "bench_probe: %s failed\n", mode);
+    return rc;
+}
