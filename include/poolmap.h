@@ -27,10 +27,10 @@
  *
  * A call runs on its caller alone when sharing it cannot pay: on a pool of
  * one thread, for one item or one chunk, and, after a call on the pool that
- * took well under a microsecond, until the next call proves bigger (it is
- * then shared from where it got to, about a microsecond later). So
- * callbacks must never wait for one another: nothing promises that two
- * items of a call run at the same time.
+ * took well under a microsecond (or whose items would have, on one thread),
+ * until the next call proves bigger (it is then shared from where it got
+ * to, about a microsecond later). So callbacks must never wait for one
+ * another: nothing promises that two items of a call run at the same time.
  *
  * A NULL pool is valid wherever a pool_t * is taken by a loop call: the loop
  * then runs serially on the calling thread with exactly the same semantics

@@ -56,6 +56,7 @@ struct pool__turn {
     size_t failed;  /* its index */
     size_t skipped; /* lowest item claimed but skipped, or POOL_NO_INDEX */
     bool left;      /* left for the other lane, maybe with items in its slot */
+    size_t ran;     /* items it ran */
 };
 
 /* ---- queue (pool->lock held) ------------------------------------------ */
@@ -290,7 +291,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__slot *mine = slot < job->nslots ? &job->slots[slot] : NULL;
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0 };
     size_t b, e, stop;
 
     for (;;) {
@@ -316,6 +317,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
             }
         }
         int rc = job_chunk(job, b, e, &stop);
+        turn.ran += stop - b;
         if (rc != 0) {
             /* Lower than any earlier failure of this thread: claims stay
              * below stop_at. */
@@ -342,7 +344,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__frame frame = { pool, pool__frames };
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0 };
     size_t b, e, stop;
 
     pool__frames = &frame;
@@ -359,6 +361,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
             break;
         }
         turn.rc = job_chunk(job, b, e, &stop);
+        turn.ran += stop - b;
         if (turn.rc != 0) {
             turn.failed = stop;
             job_stop_at(job, stop);
@@ -512,7 +515,7 @@ static void job_join(pool_t *pool, struct pool__job *job)
 
 static int job_run_parallel(pool_t *pool, struct pool__job *job)
 {
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0 };
     struct pool__slot slots[POOL__MAX_SLOTS];
     unsigned long long start = pool__ticks();
     /* A fixed chunk above min_chunk would be run whole before the check. */
@@ -540,6 +543,7 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
     pthread_mutex_unlock(&pool->lock);
 
     turn = job_work(pool, job, 0, false);
+    unsigned long long work = pool__ticks() - start; /* with the set-up: errs high */
 
     pthread_mutex_lock(&pool->lock);
     queue_unlink(pool, job);
@@ -554,9 +558,16 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
      * and not yet republished): every helper gone, run them here. */
     if (job->helper_left && job_slots_open(job))
         job_report(job, job_work(pool, job, 0, false));
-    /* Shared, it took under half the budget: alone it would have taken
-     * less than the sharing did. */
-    if (pool__ticks() - start < POOL__TINY_TICKS / 2)
+    /* Tiny: shared, it took under half the budget (alone it would have
+     * taken less than the sharing did); or all n items, at the rate the
+     * caller ran its own, come to under half the budget. The estimate does
+     * not grow with the threads that joined, as the elapsed time does
+     * with their attaching and detaching: a pool of 16 finds its tiny calls
+     * too. It can err low when the caller's items were the cheap ones: the
+     * next call then runs alone for the budget and shares the rest. */
+    if (pool__ticks() - start < POOL__TINY_TICKS / 2 ||
+        (turn.ran > 0 &&
+         (double)work * (double)job->n < (double)turn.ran * (double)(POOL__TINY_TICKS / 2)))
         set_tiny_calls(pool, true);
     return job->fail_status;
 }
