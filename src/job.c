@@ -567,7 +567,7 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
      * next call then runs alone for the budget and shares the rest. */
     if (pool__ticks() - start < POOL__TINY_TICKS / 2 ||
         (turn.ran > 0 &&
-         (double)work * (double)job->n < (double)turn.ran * (double)(POOL__TINY_TICKS / 2)))
+         (double)work * (double)job->n < (double)turn.ran * ((double)POOL__TINY_TICKS / 2.0)))
         set_tiny_calls(pool, true);
     return job->fail_status;
 }
