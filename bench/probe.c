@@ -16,6 +16,10 @@
  *     helper starts, and what the call costs beyond the items' own time;
  *     automatic chunks against one claim per thread. K: bench_work()
  *     iterations of a 10 us item (bench_serial --calibrate), as in run.sh.
+ *   bench_probe pair [--reps R]
+ *     W4's Mandelbrot rows at 2 threads, poolmap and pthreadpool in turns in
+ *     one process (built only where pthreadpool is found): the bench table
+ *     compares processes, whose speed varies by more than the systems do.
  *   bench_probe unzip [--reps R]
  *     10^7 tuples of three doubles into three columns on one thread, the
  *     ways a column can be written, as multiples of memcpy of the same bytes
@@ -34,6 +38,9 @@
 
 #include "bench.h"
 #include "poolmap.h"
+#ifdef BENCH_PROBE_PTHREADPOOL
+#include <pthreadpool.h>
+#endif
 
 static double now_s(void)
 {
@@ -177,6 +184,66 @@ static int probe_shares(pool_t *pool, int reps)
     free(mandel.img);
     return 0;
 }
+
+/* ---- pair: poolmap and pthreadpool in one process ------------------------ */
+
+#ifdef BENCH_PROBE_PTHREADPOOL
+/* The same row for both, without the timing of mandel_row. */
+static int mandel_item(void *ctx, size_t r)
+{
+    (void)ctx;
+    bench_mandel_row(&mandel, r);
+    return 0;
+}
+
+static void mandel_task(void *ctx, size_t r)
+{
+    (void)mandel_item(ctx, r);
+}
+
+static int probe_pair(pool_t *pool, int reps)
+{
+    pthreadpool_t tp = pthreadpool_create(2);
+    double *ms = must_alloc(2 * (size_t)reps * sizeof(double));
+    if (tp == NULL)
+        return 1;
+    mandel.height = 700;
+    mandel.width = 1050;
+    mandel.maxit = 1000;
+    mandel.img = must_alloc(mandel.width * mandel.height * sizeof *mandel.img);
+    printf("# Mandelbrot %zux%zu, maxit %u, 2 threads, %d calls each, in turns\n", mandel.width,
+           mandel.height, mandel.maxit, reps);
+    /* pthreadpool's workers spin for about 20 ms after a call (see the
+     * table's idle row), which would slow whatever runs next: a pause
+     * after every call lets each start from idle workers. */
+    const struct timespec pause = { 0, 100 * 1000 * 1000 };
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        if (pool_for(pool, mandel.height, mandel_item, NULL) != 0)
+            return 1;
+        ms[r] = (now_s() - t0) * 1e3;
+        nanosleep(&pause, NULL);
+        t0 = now_s();
+        pthreadpool_parallelize_1d(tp, mandel_task, NULL, mandel.height, 0);
+        ms[reps + r] = (now_s() - t0) * 1e3;
+        nanosleep(&pause, NULL);
+    }
+    double a = median(ms, reps), b = median(ms + reps, reps);
+    printf("poolmap      call %8.2f ms\npthreadpool  call %8.2f ms\npoolmap / pthreadpool %.3f\n",
+           a, b, a / b);
+    pthreadpool_destroy(tp);
+    free(mandel.img);
+    free(ms);
+    return 0;
+}
+#else
+static int probe_pair(pool_t *pool, int reps)
+{
+    (void)pool, (void)reps;
+    printf("# pair: built without pthreadpool\n");
+    return 0;
+}
+#endif
 
 /* ---- claims: the small call ---------------------------------------------- */
 
@@ -368,8 +435,8 @@ int main(int argc, char **argv)
     }
     if (reps < 1 || iters < 1 ||
         (strcmp(mode, "shares") != 0 && strcmp(mode, "claims") != 0 &&
-         strcmp(mode, "unzip") != 0)) {
-        fprintf(stderr, "usage: bench_probe shares|claims|unzip [--reps R] [--iters K]\n");
+         strcmp(mode, "pair") != 0 && strcmp(mode, "unzip") != 0)) {
+        fprintf(stderr, "usage: bench_probe shares|claims|pair|unzip [--reps R] [--iters K]\n");
         return 2;
     }
     if (strcmp(mode, "unzip") == 0)
@@ -381,8 +448,9 @@ int main(int argc, char **argv)
         return 1;
     }
     this_thread(); /* the caller is thread 0 */
-    int rc = strcmp(mode, "shares") == 0 ? probe_shares(pool, reps)
-                                         : probe_claims(pool, reps, iters);
+    int rc = strcmp(mode, "shares") == 0  ? probe_shares(pool, reps)
+             : strcmp(mode, "pair") == 0  ? probe_pair(pool, reps)
+                                          : probe_claims(pool, reps, iters);
     pool_destroy(pool);
     if (rc != 0)
         fprintf(stderr, "bench_probe: %s failed\n", mode);
