@@ -18,15 +18,14 @@
  *     iterations of a 10 us item (bench_serial --calibrate), as in run.sh.
  *   bench_probe pair [--reps R]
  *     W4's Mandelbrot rows at 2 threads, poolmap and pthreadpool in turns in
- *     one process (built only where pthreadpool is found): the bench table
- *     compares processes, whose speed varies by more than the systems do.
+ *     one process (built only where pthreadpool is found), so that what
+ *     differs from one process to another drops out of the comparison.
  *   bench_probe unzip [--reps R]
  *     10^7 tuples of three doubles into three columns on one thread, the
  *     ways a column can be written, as multiples of memcpy of the same bytes
  *     (x86-64 only: streaming stores).
  */
 #define _POSIX_C_SOURCE 200809L
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
