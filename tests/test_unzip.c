@@ -525,7 +525,7 @@ static void map_unzip_fills_tuples_of_pool_tuple_max_bytes(void **state)
  * POOL__STREAM_BYTES); an unzip whose columns are all 8 bytes wide writes
  * them in one pass (scatter_fused). The same answer as cached stores, from
  * any chunk boundary, for an 8-byte column that starts off a 16-byte
- * boundary next to one that starts on it, an empty column among them, a
+ * boundary next to one that starts on it, empty columns first and among them, a
  * 4-byte column, an odd count, and the map-and-unzip with a failing item
  * (columns right below it).
  */
@@ -599,12 +599,13 @@ static void columns_beyond_the_caches_come_out_right(void **state)
         check_wide_columns(a, b, c, n);
 
         /* Only 8-byte columns (and an empty one): the one-pass scatter. */
-        pool_column cols8[3] = { POOL_COLUMN(wide, a, a), { 0, 0, NULL }, POOL_COLUMN(wide, b, b) };
+        pool_column cols8[4] = { { 0, 0, NULL }, POOL_COLUMN(wide, a, a), { 0, 0, NULL },
+                                 POOL_COLUMN(wide, b, b) };
         tu_where("pool_unzip of %zu tuples into 8-byte columns, %s", n - 1,
                  tu_pool_name(specs[p]));
         memset(a, 0, n * sizeof *a);
         memset(b, 0, n * sizeof *b);
-        TU_ASSERT_EQ(pool_unzip(pool, t, sizeof *t, n - 1, cols8, 3), 0);
+        TU_ASSERT_EQ(pool_unzip(pool, t, sizeof *t, n - 1, cols8, 4), 0);
         for (i = 0; i < n - 1; i++)
             if (a[i] != wide_a(i) || b[i] != wide_b(i))
                 fail_msg("%s: item %zu wrong", tu_where_buf(), i);
