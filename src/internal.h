@@ -67,7 +67,6 @@ struct pool__job {
     size_t divisor;   /* guided: a claim takes remaining / divisor */
     struct pool_future *future; /* the async handle, or NULL for a blocking call */
     unsigned lane;
-    bool shared; /* run by several threads (pool__run), not in place */
     /* Per-thread shares (see job.c), or NULL: items are then claimed from
      * `next`. Slot 0 is the caller's. */
     struct pool__slot *slots;

@@ -103,11 +103,21 @@ static void queue_unlink(pool_t *pool, struct pool__job *job)
 #define SLOT_BEGIN(r) ((size_t)((r)&0xffffffffu))
 #define SLOT_END(r) ((size_t)((r) >> 32))
 
-/* True when the slot holds items that may still start (below stop_at). */
+/* The items of slot word r that may still start, [*lo, *hi): those below
+ * stop_at. False when there are none. */
+static bool slot_live(const struct pool__job *job, uint64_t r, size_t *lo, size_t *hi)
+{
+    size_t stop = pool__load_relaxed(&job->stop_at);
+    *lo = SLOT_BEGIN(r);
+    *hi = SLOT_END(r) < stop ? SLOT_END(r) : stop;
+    return *lo < *hi;
+}
+
+/* True when the slot holds items that may still start. */
 static bool slot_open(const struct pool__job *job, const struct pool__slot *s)
 {
-    uint64_t r = pool__load_relaxed(&s->range);
-    return SLOT_BEGIN(r) < SLOT_END(r) && SLOT_BEGIN(r) < pool__load_relaxed(&job->stop_at);
+    size_t lo, hi;
+    return slot_live(job, pool__load_relaxed(&s->range), &lo, &hi);
 }
 
 /* Deal items [from, n) out to the slots in contiguous shares, the lowest to
@@ -141,13 +151,8 @@ static bool slot_claim(const struct pool__job *job, struct pool__slot *s, size_t
                        size_t *e)
 {
     uint64_t cur = pool__load_relaxed(&s->range);
-    for (;;) {
-        size_t lo = SLOT_BEGIN(cur), hi = SLOT_END(cur);
-        size_t stop = pool__load_relaxed(&job->stop_at);
-        if (hi > stop)
-            hi = stop;
-        if (lo >= hi)
-            return false;
+    size_t lo, hi;
+    while (slot_live(job, cur, &lo, &hi)) {
         size_t c = (hi - lo) / POOL__OWN_DIV;
         if (c < job->min_chunk)
             c = job->min_chunk;
@@ -159,6 +164,7 @@ static bool slot_claim(const struct pool__job *job, struct pool__slot *s, size_t
             return true;
         }
     }
+    return false;
 }
 
 /* Take items from the back of another open slot, looking from the slot
@@ -174,13 +180,8 @@ static bool slot_steal(const struct pool__job *job, unsigned self, bool has_slot
             continue;
         struct pool__slot *s = &job->slots[v];
         uint64_t cur = pool__load_relaxed(&s->range);
-        for (;;) {
-            size_t lo = SLOT_BEGIN(cur), hi = SLOT_END(cur);
-            size_t stop = pool__load_relaxed(&job->stop_at);
-            if (hi > stop)
-                hi = stop;
-            if (lo >= hi)
-                break;
+        size_t lo, hi;
+        while (slot_live(job, cur, &lo, &hi)) {
             size_t take = has_slot ? (hi - lo + 1) / 2 : (hi - lo) / job->divisor;
             if (take < 1)
                 take = 1;

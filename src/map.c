@@ -118,7 +118,6 @@ static POOL__INLINE int job_loop(void *args, size_t *failed)
 /* Share a prepared job (placement PARALLEL) and copy the outcome into opts. */
 static int run_shared(pool_t *pool, struct pool__job *job, pool_opts *opts)
 {
-    job->shared = true;
     int rc = pool__run(pool, job);
     if (opts && rc != 0)
         opts->failed_index = job->fail_index;
@@ -134,7 +133,6 @@ static POOL__INLINE int run(pool_t *pool, struct pool__job *job, pool__body_fn b
     enum placement how = placement(pool, job->n, job->chunk);
     if (how == PARALLEL)
         return run_shared(pool, job, opts);
-    job->shared = false;
     struct job_loop l = { job, body };
     return in_place(pool, how, job_loop, &l, opts);
 }
@@ -209,6 +207,65 @@ static int range_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
     return rc;
 }
 
+/* Streamed columns all of 8-byte members (the usual tuple of doubles or
+ * 64-bit integers): one pass over the tuples writes every column, two items
+ * per 16-byte store where the column allows. One pass keeps all the
+ * write streams going at once: `bench_probe unzip` (one thread, 10^7
+ * tuples of three doubles) took 0.80-0.83x the time of memcpy of the same
+ * bytes this way, 1.19-1.20x one column at a time, 1.19-1.23x with cached
+ * stores. Returns false, having written nothing, when the columns are not
+ * all such (empty ones, whose dst may be NULL, are skipped). One column
+ * alone is written the same way (see scatter_column). */
+static bool scatter_fused(const pool_column *cols, size_t nc, const char *tuples,
+                          size_t stride, size_t count, size_t first)
+{
+#if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
+    size_t i = 0, lead = nc;
+    for (size_t k = 0; k < nc; k++) {
+        if (cols[k].size == 0)
+            continue;
+        if (cols[k].size != 8 || (uintptr_t)cols[k].dst % 8 != 0)
+            return false;
+        if (lead == nc)
+            lead = k;
+    }
+#define POOL__AT(t, k) (*(const pool__u64 *)(const void *)((t) + cols[k].offset))
+#define POOL__DST(k, i) ((char *)cols[k].dst + ((first) + (i)) * 8)
+    /* Columns from one allocator share their alignment: peel one item so
+     * that the first non-empty one's pairs are 16-byte aligned. */
+    if (count > 0 && lead < nc && (uintptr_t)POOL__DST(lead, 0) % 16 != 0) {
+        for (size_t k = 0; k < nc; k++)
+            if (cols[k].size != 0)
+                pool__stream_u64(POOL__DST(k, 0), POOL__AT(tuples, k));
+        i = 1;
+    }
+    for (; i + 1 < count; i += 2) {
+        const char *t0 = tuples + i * stride, *t1 = t0 + stride;
+        for (size_t k = 0; k < nc; k++) {
+            if (cols[k].size == 0)
+                continue;
+            char *d = POOL__DST(k, i);
+            if ((uintptr_t)d % 16 == 0) {
+                pool__stream_2u64(d, POOL__AT(t0, k), POOL__AT(t1, k));
+            } else {
+                pool__stream_u64(d, POOL__AT(t0, k));
+                pool__stream_u64(d + 8, POOL__AT(t1, k));
+            }
+        }
+    }
+    if (i < count)
+        for (size_t k = 0; k < nc; k++)
+            if (cols[k].size != 0)
+                pool__stream_u64(POOL__DST(k, i), POOL__AT(tuples + i * stride, k));
+#undef POOL__DST
+#undef POOL__AT
+    return true;
+#else
+    (void)cols, (void)nc, (void)tuples, (void)stride, (void)count, (void)first;
+    return false;
+#endif
+}
+
 /* Copy one column of `count` tuples starting at `tuples` into dst. The
  * common member sizes get word copies (see pool__u64) or a constant-size
  * memcpy, both one load and one store per element. */
@@ -219,27 +276,14 @@ static void scatter_column(const pool_column *c, const char *tuples, size_t tupl
         return; /* dst may be NULL: no arithmetic on it */
     const char *src = tuples + c->offset;
     char *dst = (char *)c->dst + first * c->size;
+    if (stream && c->size == 8 && scatter_fused(c, 1, tuples, tuple_size, count, first))
+        return;
 #if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
-    if (stream && (c->size == 8 || c->size == 4) && (uintptr_t)dst % c->size == 0) {
-        if (c->size == 8) {
-#define POOL__AT(i) (*(const pool__u64 *)(const void *)(src + (i) * tuple_size))
-            size_t i = 0;
-            if ((uintptr_t)dst % 16 != 0 && count > 0) {
-                pool__stream_u64(dst, POOL__AT(0));
-                i = 1;
-            }
-            for (; i + 1 < count; i += 2)
-                pool__stream_2u64(dst + 8 * i, POOL__AT(i), POOL__AT(i + 1));
-            if (i < count)
-                pool__stream_u64(dst + 8 * i, POOL__AT(i));
-#undef POOL__AT
-        } else
-            for (size_t i = 0; i < count; i++)
-                pool__stream_u32(dst + 4 * i, *(const pool__u32 *)(const void *)(src + i * tuple_size));
+    if (stream && c->size == 4 && (uintptr_t)dst % 4 == 0) {
+        for (size_t i = 0; i < count; i++)
+            pool__stream_u32(dst + 4 * i, *(const pool__u32 *)(const void *)(src + i * tuple_size));
         return;
     }
-#else
-    (void)stream;
 #endif
     switch (c->size) {
 #define POOL__COPY(sz)                                                        \
@@ -315,65 +359,6 @@ static void scatter_fence(bool stream)
 #endif
 }
 
-/* Streamed columns all of 8-byte members (the usual tuple of doubles or
- * 64-bit integers): one pass over the tuples writes every column, two items
- * per 16-byte store where the column allows. One pass keeps all the
- * write streams going at once: `bench_probe unzip` (one thread, 10^7
- * tuples of three doubles) took 0.80-0.83x the time of memcpy of the same
- * bytes this way, 1.19-1.20x one column at a time, 1.19-1.23x with cached
- * stores. Returns false, having written nothing, when the columns are not
- * all such (empty ones, whose dst may be NULL, are skipped). */
-static bool scatter_fused(const struct pool__job *job, const char *tuples, size_t stride,
-                          size_t count, size_t first)
-{
-#if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
-    const pool_column *cols = job->columns;
-    size_t nc = job->ncolumns, i = 0, lead = nc;
-    for (size_t k = 0; k < nc; k++) {
-        if (cols[k].size == 0)
-            continue;
-        if (cols[k].size != 8 || (uintptr_t)cols[k].dst % 8 != 0)
-            return false;
-        if (lead == nc)
-            lead = k;
-    }
-#define POOL__AT(t, k) (*(const pool__u64 *)(const void *)((t) + cols[k].offset))
-#define POOL__DST(k, i) ((char *)cols[k].dst + ((first) + (i)) * 8)
-    /* Columns from one allocator share their alignment: peel one item so
-     * that the first non-empty one's pairs are 16-byte aligned. */
-    if (count > 0 && lead < nc && (uintptr_t)POOL__DST(lead, 0) % 16 != 0) {
-        for (size_t k = 0; k < nc; k++)
-            if (cols[k].size != 0)
-                pool__stream_u64(POOL__DST(k, 0), POOL__AT(tuples, k));
-        i = 1;
-    }
-    for (; i + 1 < count; i += 2) {
-        const char *t0 = tuples + i * stride, *t1 = t0 + stride;
-        for (size_t k = 0; k < nc; k++) {
-            if (cols[k].size == 0)
-                continue;
-            char *d = POOL__DST(k, i);
-            if ((uintptr_t)d % 16 == 0) {
-                pool__stream_2u64(d, POOL__AT(t0, k), POOL__AT(t1, k));
-            } else {
-                pool__stream_u64(d, POOL__AT(t0, k));
-                pool__stream_u64(d + 8, POOL__AT(t1, k));
-            }
-        }
-    }
-    if (i < count)
-        for (size_t k = 0; k < nc; k++)
-            if (cols[k].size != 0)
-                pool__stream_u64(POOL__DST(k, i), POOL__AT(tuples + i * stride, k));
-#undef POOL__DST
-#undef POOL__AT
-    return true;
-#else
-    (void)job, (void)tuples, (void)stride, (void)count, (void)first;
-    return false;
-#endif
-}
-
 /* Scatter `count` tuples laid out `stride` bytes apart into the columns,
  * at column index `first`. */
 static void scatter(const struct pool__job *job, const char *tuples, size_t stride,
@@ -388,7 +373,7 @@ static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
     *stop = e;
     bool stream = scatter_streams(job);
     const char *in = (const char *)job->in + b * job->tuple_size;
-    if (stream && scatter_fused(job, in, job->tuple_size, e - b, b)) {
+    if (stream && scatter_fused(job->columns, job->ncolumns, in, job->tuple_size, e - b, b)) {
         scatter_fence(stream);
         return 0;
     }
