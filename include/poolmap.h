@@ -134,7 +134,9 @@ typedef struct pool pool_t;
  * nthreads counts the calling thread, so N-1 workers are started; 0 means the
  * number of online CPUs. Threads start here and live until pool_destroy();
  * no thread is created per call. Workers block all signals, so signals go to
- * the application's own threads.
+ * the application's own threads. A pool of more than one thread also times
+ * its workers' start against the monotonic clock (at least 20 us, spinning
+ * the rest), to size "too small to share" in its own cycle counter.
  *
  * Returns the pool, or NULL with errno set and nothing leaked (workers that
  * did start are joined):

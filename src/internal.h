@@ -119,6 +119,9 @@ struct pool {
      * its caller alone first (see job_run_parallel). A hint, written only
      * when it changes. */
     _Atomic bool tiny_calls;
+    /* POOL__TINY_NS in pool__ticks, measured while the workers started:
+     * the time-stamp counter's rate differs from machine to machine. */
+    unsigned long long tiny_ticks;
     size_t nworkers; /* started (a pool of 1 starts one for async work) */
     pthread_t *workers;
 
@@ -140,6 +143,10 @@ struct pool {
 
 /* How long an idle thread spins before it sleeps. */
 #define POOL__SPIN_NS 30000ull
+
+/* A blocking call shorter than this runs faster on its caller alone than
+ * shared (see job_run_parallel). */
+#define POOL__TINY_NS 750ull
 
 /* One finished chunk, kept for pool_future_next() (POOL_ASYNC_CHUNKS). */
 struct pool__record {

@@ -444,12 +444,12 @@ static void wake_workers(pool_t *pool, size_t want)
 /*
  * Sharing a call costs its caller about a microsecond or less: the pool
  * lock twice, a helper's attach and detach, the cache lines they move. A
- * call that takes less than POOL__TINY_TICKS (pool__ticks: 0.5-2 us) in all
- * runs faster on its caller alone, as TBB's caller runs a range no thief
- * took in time. Each pool remembers whether its last parallel call was that
- * small (tiny_calls); while it was, the next call is run alone first.
+ * call that takes less than POOL__TINY_NS in all (pool->tiny_ticks, that
+ * time in pool__ticks) runs faster on its caller alone, as TBB's caller
+ * runs a range no thief took in time. Each pool remembers whether its last
+ * parallel call was that small (tiny_calls); while it was, the next call is
+ * run alone first.
  */
-#define POOL__TINY_TICKS 2000ull
 
 static void set_tiny_calls(pool_t *pool, bool tiny)
 {
@@ -460,14 +460,14 @@ static void set_tiny_calls(pool_t *pool, bool tiny)
 /*
  * Run the items of a job nobody else can see yet on its caller, in claims
  * of min_chunk items (or a fixed chunk no larger), until they are all done or
- * POOL__TINY_TICKS have passed. A call wrongly taken for tiny thus starts
+ * pool->tiny_ticks have passed. A call wrongly taken for tiny thus starts
  * on the other threads at most one such claim (1/128 of a thread's share)
  * and about a microsecond late. Returns true when the call is over: every
  * item ran, or one failed (turn says which).
  */
 static bool job_work_alone(pool_t *pool, struct pool__job *job, struct pool__turn *turn)
 {
-    unsigned long long deadline = pool__ticks() + POOL__TINY_TICKS;
+    unsigned long long deadline = pool__ticks() + pool->tiny_ticks;
     size_t claim = job->chunk ? job->chunk : job->min_chunk;
     struct pool__frame frame = { pool, pool__frames };
     bool over = false;
@@ -566,9 +566,9 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
      * with their attaching and detaching: a pool of 16 finds its tiny calls
      * too. It can err low when the caller's items were the cheap ones: the
      * next call then runs alone for the budget and shares the rest. */
-    if (pool__ticks() - start < POOL__TINY_TICKS / 2 ||
-        (turn.ran > 0 &&
-         (double)work * (double)job->n < (double)turn.ran * ((double)POOL__TINY_TICKS / 2.0)))
+    unsigned long long half = pool->tiny_ticks / 2;
+    if (pool__ticks() - start < half ||
+        (turn.ran > 0 && (double)work * (double)job->n < (double)turn.ran * (double)half))
         set_tiny_calls(pool, true);
     return job->fail_status;
 }

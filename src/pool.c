@@ -65,6 +65,36 @@ static int start_workers(pool_t *pool, size_t count)
     return rc;
 }
 
+/* Both clocks at one moment: the tick count between two monotonic-clock
+ * reads less than a microsecond apart (a few retries if the thread was
+ * preempted in between, then whatever the last try gave). */
+static void read_clocks(unsigned long long *ticks, unsigned long long *ns)
+{
+    for (int tries = 0;; tries++) {
+        unsigned long long before = pool__now_ns();
+        *ticks = pool__ticks();
+        *ns = pool__now_ns();
+        if (*ns - before < 1000 || tries == 8) {
+            *ns = before + (*ns - before) / 2;
+            return;
+        }
+    }
+}
+
+/* POOL__TINY_NS in ticks, from the clocks read at (t0, ns0) and now, at
+ * least 20 us later: the workers' start usually covers that, or a spin
+ * the rest. Each end is placed within half a bracket of two clock reads
+ * (tens of ns): a few parts in a thousand of 20 us. */
+static unsigned long long tiny_ticks_since(unsigned long long t0, unsigned long long ns0)
+{
+    unsigned long long t1, ns1;
+    do
+        read_clocks(&t1, &ns1);
+    while (ns1 - ns0 < 20000);
+    unsigned long long ticks = (t1 - t0) * POOL__TINY_NS / (ns1 - ns0);
+    return ticks > 0 ? ticks : 1;
+}
+
 void pool__steal_gap(void)
 {
 }
@@ -135,6 +165,7 @@ pool_t *pool_create(size_t nthreads)
     atomic_init(&pool->calls, 0);
     atomic_init(&pool->owner_busy, false);
     atomic_init(&pool->tiny_calls, false);
+    pool->tiny_ticks = POOL__TINY_NS; /* a pool of 1 never shares a call */
     pool->owner = &pool__self;
 
     /* Room for one worker even in a pool of 1: async work starts one. */
@@ -152,12 +183,16 @@ pool_t *pool_create(size_t nthreads)
         return NULL;
     }
 
+    unsigned long long t0, ns0;
+    read_clocks(&t0, &ns0);
     rc = start_workers(pool, nthreads - 1);
     if (rc != 0) {
         pool_teardown(pool);
         errno = EAGAIN;
         return NULL;
     }
+    if (nthreads > 1)
+        pool->tiny_ticks = tiny_ticks_since(t0, ns0);
     return pool;
 }
 

@@ -7,6 +7,8 @@
  */
 #include "test_util.h"
 
+#include "internal.h" /* the tiny-call budget: pool->tiny_ticks */
+
 /* Pool sizes around the 16 per-call shares (the rest only steal). */
 static const size_t specs[] = { 2, 3, 16, 17, 24 };
 
@@ -285,12 +287,46 @@ static void items_a_helper_leaves_behind_unseen_still_run(void **state)
 }
 #endif
 
+/* ---- the tiny-call budget ------------------------------------------------ */
+
+/*
+ * A call shorter than POOL__TINY_NS runs on its caller alone. The pool
+ * counts that time in pool__ticks (the x86 time-stamp counter, whose rate
+ * differs between machines, or nanoseconds elsewhere), measured against the
+ * monotonic clock while its workers start. 1000 budgets must then span
+ * 1000 * POOL__TINY_NS of that clock, within 20 %: the best of five tries,
+ * since being preempted only makes a try longer.
+ */
+static void tiny_call_budget_spans_the_same_time_on_any_tick_rate(void **state)
+{
+    static const size_t sizes[] = { 2, 3 };
+
+    (void)state;
+    for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
+        pool_t *pool = tu_pool_open(sizes[p]);
+        unsigned long long span = 1000 * pool->tiny_ticks, best = ~0ull;
+
+        tu_where("pool_create(%zu): %llu ticks a budget", sizes[p], pool->tiny_ticks);
+        for (int k = 0; k < 5; k++) {
+            unsigned long long ns0 = pool__now_ns(), t0 = pool__ticks();
+            while (pool__ticks() - t0 < span) {
+            }
+            unsigned long long ns = pool__now_ns() - ns0;
+            if (ns < best)
+                best = ns;
+        }
+        TU_ASSERT_TRUE(best >= 800 * POOL__TINY_NS && best <= 1200 * POOL__TINY_NS);
+        pool_destroy(pool);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         TU_TEST(pools_beyond_the_shares_run_each_item_once),
         TU_TEST(failures_follow_serial_contract_on_pools_beyond_the_shares),
         TU_TEST(a_helper_leaving_for_async_work_leaves_no_item_unrun),
+        TU_TEST(tiny_call_budget_spans_the_same_time_on_any_tick_rate),
 #ifdef POOLMAP_TEST_STEAL_GAP
         TU_TEST(items_a_helper_leaves_behind_unseen_still_run),
 #endif
