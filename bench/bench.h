@@ -4,9 +4,10 @@
  * the timing harness and the CSV output.
  *
  * A driver (bench_<system>.c/.cpp) only writes its parallel loops: one run
- * function per variant, handed to bench_case(), which resets the outputs,
- * runs a warm-up and --reps timed runs (CLOCK_MONOTONIC), checks every run
- * against the serial answer, and prints one CSV line on stdout:
+ * function per variant, listed in a table of bench_variant rows handed to
+ * bench_run(), which for each variant resets the outputs, runs a warm-up and
+ * --reps timed runs (CLOCK_MONOTONIC), checks every run against the serial
+ * answer, and prints one CSV line on stdout:
  *
  *     system,workload,variant,threads,metric,median,min,max,unit
  *
@@ -74,7 +75,7 @@ typedef struct bench_slot {
 } bench_slot;
 
 /* Everything one workload needs. Set up (and its serial answer computed) by
- * bench_run() before the driver's workload function is called. Item i of a
+ * bench_run() before the workload's variants are run. Item i of a
  * call writes only its own outputs. */
 typedef struct bench_data {
     const bench_args *args;
@@ -231,24 +232,26 @@ enum bench_output {
  * or the system's error status. */
 typedef int (*bench_run_fn)(bench_data *d);
 
-/*
- * bench_case - measure one variant: reset the output, warm up, then
- * d->args->reps timed runs, each checked against the serial answer, and
- * print the CSV line. For BENCH_IDLE the figure is instead the CPU time the
- * process burns while sleeping right after each run.
- * Returns 0, or 1 after printing why (a run failed or a result was wrong).
- */
-int bench_case(bench_data *d, const char *variant, enum bench_output out, bench_run_fn run);
-
-/* A driver's workload: its bench_case() calls for one workload; 0 or 1. */
-typedef int (*bench_workload_fn)(bench_data *d);
+/* One row of a driver's table: a variant of a workload and how to check it.
+ * Drivers fill it positionally, as C++17 has no designated initializers. */
+typedef struct bench_variant {
+    enum bench_workload workload;
+    const char *name;       /* CSV "variant" column */
+    enum bench_output out;
+    bench_run_fn run;
+} bench_variant;
 
 /*
- * bench_run - for each workload selected on the command line: set up its
- * data and serial answer, call table[workload], free the data.
- * Returns the process exit status: 0, or 1 when anything failed.
+ * bench_run - for each workload selected on the command line, in enum order:
+ * set up its data and serial answer once, then measure, in table order, every
+ * row of variants[0, count) of that workload: reset the output, warm up, then
+ * args->reps timed runs, each checked against the serial answer, and print
+ * the CSV line. For BENCH_IDLE the figure is instead the CPU time the process
+ * burns while sleeping right after each run. The first variant that fails (a
+ * run returned nonzero or a result was wrong) ends the whole run, after
+ * printing why. Returns the process exit status: 0, or 1 when anything failed.
  */
-int bench_run(const bench_args *args, const bench_workload_fn table[BENCH_NWORKLOADS]);
+int bench_run(const bench_args *args, const bench_variant *variants, size_t count);
 
 #ifdef __cplusplus
 }

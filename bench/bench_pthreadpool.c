@@ -167,52 +167,26 @@ static int run_w6(bench_data *d)
     return 0;
 }
 
-/* ---- workloads ---------------------------------------------------------- */
+/* ---- variants ----------------------------------------------------------- */
 
-static int w1(bench_data *d)
-{
-    return bench_case(d, "empty", BENCH_OUT_SLOTS, run_w1);
-}
-
-static int w2(bench_data *d)
-{
-    return bench_case(d, "map_inline", BENCH_OUT_TUPLES, run_map_inline) ||
-           bench_case(d, "map_fnptr", BENCH_OUT_TUPLES, run_map_fnptr) ||
-           bench_case(d, "unzip", BENCH_OUT_COLUMNS, run_unzip) ||
-           bench_case(d, "memcpy", BENCH_OUT_BYTES, run_memcpy) ||
-           bench_case(d, "map_unzip", BENCH_OUT_COLUMNS, run_map_unzip);
-}
-
-static int w3(bench_data *d)
-{
-    return bench_case(d, "uniform", BENCH_OUT_VALUES, run_w3);
-}
-
-static int w4(bench_data *d)
-{
-    return bench_case(d, "tri", BENCH_OUT_VALUES, run_tri) ||
-           bench_case(d, "mandel", BENCH_OUT_IMAGE, run_mandel);
-}
-
-static int w5(bench_data *d)
-{
-    return bench_case(d, "small", BENCH_OUT_VALUES, run_w5);
-}
-
-static int w6(bench_data *d)
-{
-    return bench_case(d, "nested", BENCH_OUT_VALUES, run_w6);
-}
-
-/* A compute call first (run_w3 over --threads items), then the sleep. */
-static int idle(bench_data *d)
-{
-    return bench_case(d, "sleep", BENCH_OUT_VALUES, run_w3);
-}
+static const bench_variant variants[] = {
+    { BENCH_W1,   "empty",      BENCH_OUT_SLOTS,   run_w1 },
+    { BENCH_W2,   "map_inline", BENCH_OUT_TUPLES,  run_map_inline },
+    { BENCH_W2,   "map_fnptr",  BENCH_OUT_TUPLES,  run_map_fnptr },
+    { BENCH_W2,   "unzip",      BENCH_OUT_COLUMNS, run_unzip },
+    { BENCH_W2,   "memcpy",     BENCH_OUT_BYTES,   run_memcpy },
+    { BENCH_W2,   "map_unzip",  BENCH_OUT_COLUMNS, run_map_unzip },
+    { BENCH_W3,   "uniform",    BENCH_OUT_VALUES,  run_w3 },
+    { BENCH_W4,   "tri",        BENCH_OUT_VALUES,  run_tri },
+    { BENCH_W4,   "mandel",     BENCH_OUT_IMAGE,   run_mandel },
+    { BENCH_W5,   "small",      BENCH_OUT_VALUES,  run_w5 },
+    { BENCH_W6,   "nested",     BENCH_OUT_VALUES,  run_w6 },
+    /* A compute call first (run_w3 over --threads items), then the sleep. */
+    { BENCH_IDLE, "sleep",      BENCH_OUT_VALUES,  run_w3 },
+};
 
 int main(int argc, char **argv)
 {
-    static const bench_workload_fn table[BENCH_NWORKLOADS] = { w1, w2, w3, w4, w5, w6, idle };
     bench_args args;
 
     bench_parse(argc, argv, "pthreadpool", &args);
@@ -221,7 +195,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_pthreadpool: pthreadpool_create(%zu) failed\n", args.threads);
         return 1;
     }
-    int rc = bench_run(&args, table);
+    int rc = bench_run(&args, variants, sizeof variants / sizeof variants[0]);
     pthreadpool_destroy(pool);
     return rc;
 }

@@ -104,57 +104,31 @@ int run_w6(bench_data *d)
     return 0;
 }
 
-int w1(bench_data *d)
-{
-    return bench_case(d, "empty", BENCH_OUT_SLOTS, run_w1);
-}
-
-int w2(bench_data *d)
-{
-    return bench_case(d, "map_inline", BENCH_OUT_TUPLES, run_map_inline) ||
-           bench_case(d, "map_fnptr", BENCH_OUT_TUPLES, run_map_fnptr) ||
-           bench_case(d, "unzip", BENCH_OUT_COLUMNS, run_unzip) ||
-           bench_case(d, "memcpy", BENCH_OUT_BYTES, run_memcpy) ||
-           bench_case(d, "map_unzip", BENCH_OUT_COLUMNS, run_map_unzip);
-}
-
-int w3(bench_data *d)
-{
-    return bench_case(d, "uniform", BENCH_OUT_VALUES, run_w3);
-}
-
-int w4(bench_data *d)
-{
-    return bench_case(d, "tri", BENCH_OUT_VALUES, run_tri) ||
-           bench_case(d, "mandel", BENCH_OUT_IMAGE, run_mandel);
-}
-
-int w5(bench_data *d)
-{
-    return bench_case(d, "small", BENCH_OUT_VALUES, run_w5);
-}
-
-int w6(bench_data *d)
-{
-    return bench_case(d, "nested", BENCH_OUT_VALUES, run_w6);
-}
-
-/* A parallel_for first (run_w3 over --threads items), then the sleep. */
-int idle(bench_data *d)
-{
-    return bench_case(d, "sleep", BENCH_OUT_VALUES, run_w3);
-}
+const bench_variant variants[] = {
+    { BENCH_W1,   "empty",      BENCH_OUT_SLOTS,   run_w1 },
+    { BENCH_W2,   "map_inline", BENCH_OUT_TUPLES,  run_map_inline },
+    { BENCH_W2,   "map_fnptr",  BENCH_OUT_TUPLES,  run_map_fnptr },
+    { BENCH_W2,   "unzip",      BENCH_OUT_COLUMNS, run_unzip },
+    { BENCH_W2,   "memcpy",     BENCH_OUT_BYTES,   run_memcpy },
+    { BENCH_W2,   "map_unzip",  BENCH_OUT_COLUMNS, run_map_unzip },
+    { BENCH_W3,   "uniform",    BENCH_OUT_VALUES,  run_w3 },
+    { BENCH_W4,   "tri",        BENCH_OUT_VALUES,  run_tri },
+    { BENCH_W4,   "mandel",     BENCH_OUT_IMAGE,   run_mandel },
+    { BENCH_W5,   "small",      BENCH_OUT_VALUES,  run_w5 },
+    { BENCH_W6,   "nested",     BENCH_OUT_VALUES,  run_w6 },
+    /* A parallel_for first (run_w3 over --threads items), then the sleep. */
+    { BENCH_IDLE, "sleep",      BENCH_OUT_VALUES,  run_w3 },
+};
 
 } // namespace
 
 int main(int argc, char **argv)
 {
-    static const bench_workload_fn table[BENCH_NWORKLOADS] = { w1, w2, w3, w4, w5, w6, idle };
     bench_args args;
 
     bench_parse(argc, argv, "tbb", &args);
     tbb::task_arena arena(static_cast<int>(args.threads));
     int rc = 1;
-    arena.execute([&] { rc = bench_run(&args, table); });
+    arena.execute([&] { rc = bench_run(&args, variants, sizeof variants / sizeof variants[0]); });
     return rc;
 }

@@ -510,7 +510,10 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int bench_case(bench_data *d, const char *variant, enum bench_output out, bench_run_fn run)
+/* One variant of the workload set up in d: its CSV line, or 1 after printing
+ * why it failed. See bench_run() in bench.h. */
+static int bench_case(bench_data *d, const char *variant, enum bench_output out,
+                      bench_run_fn run)
 {
     const bench_args *a = d->args;
     const char *metric, *unit;
@@ -584,7 +587,7 @@ int bench_case(bench_data *d, const char *variant, enum bench_output out, bench_
     return 0;
 }
 
-int bench_run(const bench_args *args, const bench_workload_fn table[BENCH_NWORKLOADS])
+int bench_run(const bench_args *args, const bench_variant *variants, size_t count)
 {
     for (int w = 0; w < BENCH_NWORKLOADS; w++) {
         if (!(args->workloads & (1u << w)))
@@ -595,7 +598,12 @@ int bench_run(const bench_args *args, const bench_workload_fn table[BENCH_NWORKL
             data_free(&d);
             return 1;
         }
-        int rc = table[w](&d);
+        int rc = 0;
+        for (size_t k = 0; k < count && rc == 0; k++) {
+            const bench_variant *v = &variants[k];
+            if (v->workload == (enum bench_workload)w)
+                rc = bench_case(&d, v->name, v->out, v->run);
+        }
         data_free(&d);
         if (rc != 0) {
             fprintf(stderr, "bench: %s %s threads=%zu: FAILED\n", args->system,
