@@ -22,8 +22,8 @@
  * Every shared call puts one job descriptor on the pool's one queue; items
  * are claimed in chunks with atomic operations, so a blocking call
  * allocates nothing and takes no lock per item or per chunk (an async call
- * allocates its handle once). Idle workers spin briefly, then sleep and use
- * no CPU.
+ * allocates its handle once). Idle workers spin briefly (half a millisecond
+ * in all), then sleep and use no CPU.
  *
  * A call runs on its caller alone when sharing it cannot pay: on a pool of
  * one thread, for one item or one chunk, and, after a call on the pool that

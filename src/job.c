@@ -797,7 +797,7 @@ void pool__worker_loop(pool_t *pool)
         /* Nothing queued: spin a little without the lock (a new call is
          * often just about to come), then sleep. */
         pthread_mutex_unlock(&pool->lock);
-        unsigned long long deadline = pool__now_ns() + POOL__SPIN_NS;
+        unsigned long long deadline = pool__now_ns() + pool->spin_ns;
         unsigned spins = 0;
         while (pool__load_relaxed(&pool->nqueued) == 0 && !atomic_load(&pool->stop)) {
             pool__cpu_relax();

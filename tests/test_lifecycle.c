@@ -443,6 +443,45 @@ static int run_destroy_child(size_t nthreads, size_t n, size_t *stderr_bytes)
     return status;
 }
 
+/* Spins for 100 us: long enough that the workers wake and take items. */
+static int spin_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    (void)i;
+    tu_spin_ns(100000);
+    return 0;
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+
+    assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+/* After a call the workers spin for a moment (the next call often comes
+ * at once), half a millisecond in all, then sleep: a pool left idle for
+ * 300 ms burns a small part of that in CPU time, however many workers. */
+static void idle_workers_sleep_after_a_short_spin(void **state)
+{
+    static const size_t sizes[] = { 2, 4, 8 };
+
+    (void)state;
+    for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
+        pool_t *pool = tu_pool_open(sizes[p]);
+
+        tu_where("pool_create(%zu), idle for 300 ms after a call", sizes[p]);
+        TU_ASSERT_EQ(pool_for(pool, 8 * sizes[p], spin_item, NULL), 0);
+        double before = cpu_seconds();
+        sleep_ms(300);
+        double burnt = cpu_seconds() - before;
+        TU_ASSERT_TRUE(burnt < 0.030);
+        pool_destroy(pool);
+    }
+}
+
 static void destroy_inside_callback_aborts_with_message(void **state)
 {
     /* 1 thread: the callback runs on the caller; 2 and 4: also on workers. */
@@ -481,6 +520,7 @@ int main(int argc, char **argv)
         TU_TEST(destroy_waits_for_call_in_flight),
         TU_TEST(destroy_waits_for_creators_call),
         TU_TEST(workers_block_signals),
+        TU_TEST(idle_workers_sleep_after_a_short_spin),
         TU_TEST(destroy_inside_callback_aborts_with_message),
     };
 
