@@ -151,8 +151,8 @@ struct pool {
  * sooner finds them awake. On the 2-core VM a worker that had gone to
  * sleep ran the next Mandelbrot call about 2 % slower (bench_poolmap
  * --workload W4 --threads 2, 8 processes: 158.1 ms median with a 30 us
- * spin, 155.5 with this one; 0.3 and 1 ms alike). The sum bounds the CPU
- * an idle pool burns after a call (the idle row: 0.56 ms/s at 2 threads). */
+ * spin, 155.5 with this one). The sum bounds the CPU an idle pool burns
+ * after a call (bench/run.sh's idle row: 0.57 ms/s at 2 threads). */
 #define POOL__IDLE_SPIN_NS 500000ull
 
 /* A blocking call shorter than this runs faster on its caller alone than
