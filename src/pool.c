@@ -92,7 +92,11 @@ static unsigned long long tiny_ticks_since(unsigned long long t0, unsigned long 
         read_clocks(&t1, &ns1);
     while (ns1 - ns0 < 20000);
     unsigned long long ticks = (t1 - t0) * POOL__TINY_NS / (ns1 - ns0);
-    return ticks > 0 ? ticks : 1;
+    /* A counter that ran backwards (not kept in step across CPUs, and the
+     * thread moved) or at a rate outside 0.1-10 GHz: assume 2.6 GHz. */
+    if (t1 < t0 || ticks < POOL__TINY_NS / 10 || ticks > POOL__TINY_NS * 10)
+        ticks = POOL__TINY_NS * 26 / 10;
+    return ticks;
 }
 
 void pool__steal_gap(void)
