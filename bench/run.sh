@@ -89,7 +89,7 @@ THREADS=$(printf '%s\n' $THREADS | sort -n -u | tr '\n' ' ')
 
 # ---- peers ------------------------------------------------------------------
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+have_pkg() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == *'install ok installed'* ]]; }
 
 install_peers() {
   local missing=()

@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
 
 cmake --install "$build" --prefix "$prefix" >/dev/null
-libdir=$(dirname "$(find "$prefix" -name 'libpoolmap.so' | head -n1)")
+libdir=$(dirname "$(find "$prefix" -name 'libpoolmap.so' -print -quit)")
 test -f "$prefix/include/poolmap.h"
 test -f "$libdir/libpoolmap.a"
 test -f "$libdir/pkgconfig/poolmap.pc"
@@ -25,7 +25,7 @@ major=$(awk '/#define POOLMAP_VERSION_MAJOR/ {print $3}' "$src/include/poolmap.h
 exported=$(nm -D --defined-only "$libdir/libpoolmap.so" | awk '$2 ~ /^[TDBR]$/ {print $3}' | sort)
 stray=$(printf '%s\n' "$exported" | grep -v '^pool_' || true)
 [ -z "$stray" ] || { echo "exported beyond the API: $stray"; exit 1; }
-printf '%s\n' "$exported" | grep -qx pool_map
+grep -qx pool_map <<<"$exported"
 
 # find_package, both targets.
 mkdir -p "$work/cm"
@@ -43,8 +43,12 @@ cmake -S "$work/cm" -B "$work/cm/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/cm/build" >/dev/null
 LD_LIBRARY_PATH=$libdir "$work/cm/build/calc_shared" >/dev/null
 "$work/cm/build/calc_static" >/dev/null
-ldd "$work/cm/build/calc_shared" | grep -q "libpoolmap.so.$major"
-if ldd "$work/cm/build/calc_static" | grep -q libpoolmap; then
+# ldd's output is captured first: with pipefail, `ldd | grep -q` fails or
+# passes by chance when grep exits at its match while ldd still writes.
+deps=$(ldd "$work/cm/build/calc_shared")
+grep -q "libpoolmap.so.$major" <<<"$deps" || { echo "shared consumer lacks libpoolmap.so.$major"; exit 1; }
+deps=$(ldd "$work/cm/build/calc_static")
+if grep -q libpoolmap <<<"$deps"; then
   echo "static consumer links libpoolmap.so"; exit 1
 fi
 
@@ -56,7 +60,8 @@ LD_LIBRARY_PATH=$libdir "$work/pc_shared" >/dev/null
 $cc -o "$work/pc_static" "$src/examples/calc_stuff.c" $(pkg-config --cflags poolmap) \
     -Wl,-Bstatic $(pkg-config --static --libs-only-L --libs-only-l poolmap) -Wl,-Bdynamic \
     $(pkg-config --static --libs-only-other poolmap)
-if ldd "$work/pc_static" | grep -q libpoolmap; then
+deps=$(ldd "$work/pc_static")
+if grep -q libpoolmap <<<"$deps"; then
   echo "pkg-config --static consumer links libpoolmap.so"; exit 1
 fi
 "$work/pc_static" >/dev/null
