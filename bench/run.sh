@@ -228,7 +228,7 @@ run_all() {
 
   {
     echo "# poolmap benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm)"
-    echo "# cpu: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1), online CPUs: $NPROC"
+    echo "# cpu: $(sed -n '/^model name/{s/^model name[^:]*: //p;q;}' /proc/cpuinfo 2>/dev/null), online CPUs: $NPROC"
     echo "# threads: $THREADS  reps: $REPS  iters per 10 us item: $ITERS  smoke: $SMOKE  rounds: $ROUNDS"
   } >"$OUT/meta.txt"
   echo "system,workload,variant,threads,metric,median,min,max,unit" >"$RAW"
