@@ -191,8 +191,9 @@ pool_t *pool_create(size_t nthreads)
         return NULL;
     }
 
-    unsigned long long t0, ns0;
-    read_clocks(&t0, &ns0);
+    unsigned long long t0 = 0, ns0 = 0;
+    if (nthreads > 1) /* a pool of 1 keeps the budget it never uses */
+        read_clocks(&t0, &ns0);
     rc = start_workers(pool, nthreads - 1);
     if (rc != 0) {
         pool_teardown(pool);
