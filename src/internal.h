@@ -75,7 +75,6 @@ struct pool__job {
     /* Guarded by pool->lock. */
     struct pool__job *qprev, *qnext;
     bool linked;          /* on the pool's queue */
-    bool caller_sleeping; /* caller waits on pool->join_cv */
     size_t fail_index;    /* lowest failure reported so far */
     int fail_status;
     size_t skipped_at;    /* lowest item claimed but never started */
@@ -83,14 +82,16 @@ struct pool__job {
     unsigned slots_given; /* slots handed to helpers so far (caller's: 0) */
     bool helper_left;     /* a helper left for the other lane mid-call */
 
-    /* Workers attached (written under pool->lock, read by the spinning
-     * caller without it). The detaching worker's store is its last access
-     * to the job. */
-    _Atomic size_t attached;
-
     /* Claim counter: next unclaimed item (without slots; with them, where
-     * the caller's run alone stopped). Own line: written per claim. */
+     * the caller's run alone stopped, then n once nothing is left to
+     * steal). Own line: written per claim. */
     POOL__ALIGNED _Atomic size_t next;
+    /* Helpers attached, plus POOL__JOIN_WAITING while the caller sleeps
+     * until they are gone. Raised under pool->lock; lowered by a helper's
+     * release RMW, without the lock when it has nothing to report (see
+     * job.c), its last access to the job. On next's line: a helper ends
+     * by storing next's hint and leaving, one line moved, not two. */
+    _Atomic size_t attached;
     /* Lowest failing index seen; items at or above it are not started.
      * Own line: read per item, written only on failure. */
     POOL__ALIGNED _Atomic size_t stop_at;

@@ -7,7 +7,9 @@
  *             itself, unlink, wait until job->attached == 0, return.
  *   worker  : under the lock pick a job (attached++), rotate it to the tail
  *             so concurrent calls share the workers, run chunks without the
- *             lock, then under the lock report its failure and detach.
+ *             lock, then detach (attached--): from a blocking call without
+ *             the lock when it has nothing to report, else under the lock
+ *             after reporting its failure.
  *   async   : nobody waits inside the call; the thread whose detach leaves
  *             an exhausted job with no helper attached completes its future.
  * No lock per chunk or item. A blocking call with automatic chunks splits
@@ -214,6 +216,16 @@ static bool job_exhausted(struct pool__job *job)
     return next >= job->n || next >= pool__load_relaxed(&job->stop_at);
 }
 
+/* Bit of job->attached: the caller sleeps on pool->join_cv until the count
+ * is 0; the helper that takes it there wakes it. */
+#define POOL__JOIN_WAITING ((size_t)1 << (sizeof(size_t) * 8 - 1))
+
+/* True when a turn has something for job_report. */
+static bool turn_has_news(struct pool__turn turn)
+{
+    return turn.rc != 0 || turn.skipped != POOL_NO_INDEX || turn.left;
+}
+
 /* Report a thread's turn (lock held); keeps the lowest indices. */
 static void job_report(struct pool__job *job, struct pool__turn turn)
 {
@@ -416,13 +428,13 @@ static struct pool_future *job_detach(pool_t *pool, struct pool__job *job,
         queue_unlink(pool, job);
     job_report(job, turn);
     if (job->future) {
-        pool__store_relaxed(&job->attached, pool__load_relaxed(&job->attached) - 1);
+        atomic_fetch_sub_explicit(&job->attached, 1, memory_order_relaxed);
         return job_try_complete(pool, job);
     }
-    bool wake_caller = job->caller_sleeping;
-    /* Last access to a blocking job: its caller may return right after. */
-    pool__store_release(&job->attached, pool__load_relaxed(&job->attached) - 1);
-    if (wake_caller)
+    /* Last access to a blocking job: its caller may return right after,
+     * lock or not (it waits for the count without it). */
+    if (atomic_fetch_sub_explicit(&job->attached, 1, memory_order_release) ==
+        (POOL__JOIN_WAITING | 1))
         pthread_cond_broadcast(&pool->join_cv);
     return NULL;
 }
@@ -462,7 +474,7 @@ static void set_tiny_calls(pool_t *pool, bool tiny)
  * of min_chunk items (or a fixed chunk no larger), until they are all done or
  * pool->tiny_ticks have passed. A call wrongly taken for tiny thus starts
  * on the other threads at most one such claim (1/128 of a thread's share)
- * and about a microsecond late. Returns true when the call is over: every
+ * and about the budget (750 ns) late. Returns true when the call is over: every
  * item ran, or one failed (turn says which).
  */
 static bool job_work_alone(pool_t *pool, struct pool__job *job, struct pool__turn *turn)
@@ -505,10 +517,14 @@ static void job_join(pool_t *pool, struct pool__job *job)
             break;
     }
     if (pool__load_acquire(&job->attached) != 0) {
+        /* Flag the wait under the lock: a helper that then takes the count
+         * to 0 takes the lock to wake us, so after we are waiting. */
         pthread_mutex_lock(&pool->lock);
-        while (pool__load_relaxed(&job->attached) != 0) {
-            job->caller_sleeping = true;
+        size_t cur = atomic_fetch_or_explicit(&job->attached, POOL__JOIN_WAITING,
+                                              memory_order_acquire);
+        while ((cur & ~POOL__JOIN_WAITING) != 0) {
             pthread_cond_wait(&pool->join_cv, &pool->lock);
+            cur = pool__load_acquire(&job->attached);
         }
         pthread_mutex_unlock(&pool->lock);
     }
@@ -549,7 +565,8 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
     pthread_mutex_lock(&pool->lock);
     queue_unlink(pool, job);
     job_report(job, turn);
-    size_t attached = pool__load_relaxed(&job->attached);
+    /* Acquire: a helper may have detached without the lock. */
+    size_t attached = pool__load_acquire(&job->attached);
     pthread_mutex_unlock(&pool->lock);
 
     if (attached != 0)
@@ -577,7 +594,6 @@ void pool__job_prepare(pool_t *pool, struct pool__job *job)
 {
     job->qprev = job->qnext = NULL;
     job->linked = false;
-    job->caller_sleeping = false;
     job->fail_index = POOL_NO_INDEX;
     job->fail_status = 0;
     job->skipped_at = POOL_NO_INDEX;
@@ -672,7 +688,7 @@ void pool__help(pool_t *pool, struct pool__job *job)
         pthread_mutex_unlock(&pool->lock);
         return;
     }
-    pool__store_relaxed(&job->attached, pool__load_relaxed(&job->attached) + 1);
+    atomic_fetch_add_explicit(&job->attached, 1, memory_order_relaxed);
     pthread_mutex_unlock(&pool->lock);
 
     struct pool__turn turn = job_work(pool, job, 0, false); /* async: no slots */
@@ -752,8 +768,8 @@ static struct pool__job *queue_pick(pool_t *pool, unsigned *prefer, unsigned *sl
         struct pool__job *job;
         while ((job = pool->lanes[lane].head) != NULL) {
             if (!job_exhausted(job)) {
-                pool__store_relaxed(&job->attached,
-                                    pool__load_relaxed(&job->attached) + 1);
+                /* An RMW: helpers detach without the lock. */
+                atomic_fetch_add_explicit(&job->attached, 1, memory_order_relaxed);
                 /* A slot of its own while any is left (job->nslots: none). */
                 *slot = job->nslots;
                 if (job->slots && job->slots_given < job->nslots)
@@ -782,6 +798,18 @@ void pool__worker_loop(pool_t *pool)
         if (job) {
             pthread_mutex_unlock(&pool->lock);
             struct pool__turn turn = job_work(pool, job, slot, true);
+            if (job->future == NULL && !turn_has_news(turn)) {
+                /* A blocking call, nothing to report: detach without the
+                 * lock, the last access to the job (the caller may return
+                 * at once); the job stays queued until its caller or
+                 * queue_pick finds it exhausted and unlinks it. */
+                size_t was = atomic_fetch_sub_explicit(&job->attached, 1,
+                                                       memory_order_release);
+                pthread_mutex_lock(&pool->lock);
+                if (was == (POOL__JOIN_WAITING | 1))
+                    pthread_cond_broadcast(&pool->join_cv);
+                continue;
+            }
             pthread_mutex_lock(&pool->lock);
             struct pool_future *done = job_detach(pool, job, turn);
             if (done) {

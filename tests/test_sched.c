@@ -320,6 +320,74 @@ static void tiny_call_budget_spans_the_same_time_on_any_tick_rate(void **state)
     }
 }
 
+/* ---- the caller's wait for its helpers ------------------------------------ */
+
+/*
+ * A caller whose own items are done waits for the helpers still running
+ * theirs: it spins 30 us, then sleeps until the last helper to leave wakes
+ * it. Here every helper's item sleeps for milliseconds, so the caller is
+ * asleep by then; helpers with nothing to report leave without the pool
+ * lock, a failing one reports under it. Either way the call returns, with
+ * every item's write visible (ThreadSanitizer checks the hand-off), and
+ * the failing item's status and index. A lost wake-up hangs the test.
+ */
+static struct {
+    pthread_t caller;
+    atomic_uint helpers_in;
+    size_t nhelpers;
+    int fail_at; /* the item that fails with EIO, or -1 */
+    int out[8];  /* plain ints: only the hand-off orders them */
+} join;
+
+static int join_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    if (pthread_equal(pthread_self(), join.caller)) {
+        /* Let every helper take its own item first (or give up after 1 s:
+         * the caller then steals theirs and the try does not count). */
+        int64_t end = tu_now_ns() + TU_MS(1000);
+        while (atomic_load(&join.helpers_in) < join.nhelpers && tu_now_ns() < end) {
+        }
+    } else {
+        atomic_fetch_add(&join.helpers_in, 1);
+        tu_sleep_ns(TU_MS(2 + (int64_t)i)); /* one leaves last */
+    }
+    join.out[i] = (int)i + 1;
+    return (int)i == join.fail_at ? EIO : 0;
+}
+
+static void a_sleeping_caller_wakes_when_its_last_helper_leaves(void **state)
+{
+    static const size_t sizes[] = { 2, 4 };
+    size_t shared = 0;
+
+    (void)state;
+    join.caller = pthread_self();
+    for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
+        size_t n = sizes[p];
+        pool_t *pool = tu_pool_open(n);
+
+        join.nhelpers = n - 1;
+        for (int rep = 0; rep < 40; rep++) {
+            pool_opts o = POOL_OPTS_INIT;
+            /* Odd tries: the last helper's item fails. */
+            join.fail_at = rep % 2 ? (int)n - 1 : -1;
+            atomic_store(&join.helpers_in, 0);
+            memset(join.out, 0, sizeof join.out);
+            tu_where("pool of %zu, try %d, item %d fails", n, rep, join.fail_at);
+            int rc = pool_for_ex(pool, n, join_item, NULL, &o);
+            TU_ASSERT_EQ(rc, rep % 2 ? EIO : 0);
+            TU_ASSERT_EQ(o.failed_index, rep % 2 ? n - 1 : POOL_NO_INDEX);
+            for (size_t i = 0; i < n; i++)
+                TU_ASSERT_EQ(join.out[i], (int)i + 1);
+            shared += atomic_load(&join.helpers_in) == join.nhelpers;
+        }
+        pool_destroy(pool);
+    }
+    /* Most tries had every helper in (the caller waited 1 s for them). */
+    TU_ASSERT_TRUE(shared >= 40);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +395,7 @@ int main(int argc, char **argv)
         TU_TEST(failures_follow_serial_contract_on_pools_beyond_the_shares),
         TU_TEST(a_helper_leaving_for_async_work_leaves_no_item_unrun),
         TU_TEST(tiny_call_budget_spans_the_same_time_on_any_tick_rate),
+        TU_TEST(a_sleeping_caller_wakes_when_its_last_helper_leaves),
 #ifdef POOLMAP_TEST_STEAL_GAP
         TU_TEST(items_a_helper_leaves_behind_unseen_still_run),
 #endif
