@@ -67,6 +67,7 @@ struct pool__job {
     size_t divisor;   /* guided: a claim takes remaining / divisor */
     struct pool_future *future; /* the async handle, or NULL for a blocking call */
     unsigned lane;
+    bool offered; /* on pool->offer instead of the queue */
     /* Per-thread shares (see job.c), or NULL: items are then claimed from
      * `next`. Slot 0 is the caller's. */
     struct pool__slot *slots;
@@ -110,7 +111,6 @@ struct pool {
     struct {
         struct pool__job *head, *tail;
     } lanes[POOL__NLANES];
-    size_t nsleeping;
     bool drained;
 
     unsigned fork_generation; /* pool__fork_generation when created */
@@ -131,6 +131,16 @@ struct pool {
     POOL__ALIGNED _Atomic size_t nqueued;
     _Atomic size_t lane_queued[POOL__NLANES]; /* the same, per lane */
     _Atomic bool stop;
+    /* The blocking call on offer, outside the queue, or NULL: the job's
+     * address plus how many helpers took it (below its 64-byte alignment;
+     * see job.c). Set and withdrawn by its caller, taken by CAS, all
+     * without the lock. Own line: the queue's counters are read per chunk. */
+    POOL__ALIGNED _Atomic(char *) offer;
+    /* The offered job's slots: only prefetched, never read through. */
+    _Atomic(const struct pool__slot *) offer_slots;
+    /* Workers asleep on work_cv: changed under lock, read without it by a
+     * caller that made an offer (see job.c). */
+    _Atomic size_t nsleeping;
     /* Calls in flight, plus POOL__DESTROYING. Own line: every call touches it. */
     POOL__ALIGNED _Atomic size_t calls;
     /* The thread that created the pool is inside a blocking call on it.

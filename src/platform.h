@@ -123,6 +123,17 @@ static inline void pool__cpu_relax(void)
 #endif
 }
 
+/* Ask for a line ahead of use, to read or to write: a hint that never
+ * faults, so any address will do, even a stale one. Lines a thread needs
+ * one after another then cross between cores at once, not in turn. */
+#if defined(__GNUC__)
+#define pool__prefetch(p) __builtin_prefetch((p), 0)
+#define pool__prefetch_write(p) __builtin_prefetch((p), 1)
+#else
+#define pool__prefetch(p) ((void)(p))
+#define pool__prefetch_write(p) ((void)(p))
+#endif
+
 /* Monotonic time in nanoseconds, for bounding spins. */
 static inline unsigned long long pool__now_ns(void)
 {

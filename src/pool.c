@@ -157,7 +157,6 @@ pool_t *pool_create(size_t nthreads)
     }
     for (int lane = 0; lane < POOL__NLANES; lane++)
         pool->lanes[lane].head = pool->lanes[lane].tail = NULL;
-    pool->nsleeping = 0;
     pool->drained = false;
     pool->fork_generation = pool__load_relaxed(&pool__fork_generation);
     pool->nthreads = nthreads;
@@ -166,6 +165,9 @@ pool_t *pool_create(size_t nthreads)
     for (int lane = 0; lane < POOL__NLANES; lane++)
         atomic_init(&pool->lane_queued[lane], 0);
     atomic_init(&pool->stop, false);
+    atomic_init(&pool->offer, NULL);
+    atomic_init(&pool->offer_slots, NULL);
+    atomic_init(&pool->nsleeping, 0);
     atomic_init(&pool->calls, 0);
     atomic_init(&pool->owner_busy, false);
     atomic_init(&pool->tiny_calls, false);

@@ -482,6 +482,50 @@ static void idle_workers_sleep_after_a_short_spin(void **state)
     }
 }
 
+/* Each item waits until every item of the call has started (2 s at most):
+ * only one per thread of the pool can, so they all start only if the call
+ * woke every sleeping worker. */
+static struct {
+    tu_latch started;
+    size_t n;
+    atomic_uint late;
+} wake;
+
+static int wake_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    (void)i;
+    tu_latch_add(&wake.started, 1);
+    if (tu_latch_wait(&wake.started, wake.n, TU_MS(2000)) != 0)
+        atomic_fetch_add(&wake.late, 1);
+    return 0;
+}
+
+/* A call on a pool whose workers have gone to sleep wakes as many of them
+ * as could get an item, whether it goes on the offer that spinning workers
+ * poll (pools of up to 32 threads) or on the queue (40). */
+static void a_call_wakes_the_sleeping_workers_it_needs(void **state)
+{
+    static const size_t sizes[] = { 2, 4, 8, 40 };
+
+    (void)state;
+    for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
+        pool_t *pool = tu_pool_open(sizes[p]);
+
+        for (int rep = 0; rep < 10; rep++) {
+            tu_where("pool_create(%zu), call %d after the workers slept", sizes[p], rep);
+            sleep_ms(rep % 2 ? 20 : 2); /* asleep (spin: 0.5 ms in all) */
+            tu_latch_init(&wake.started);
+            wake.n = sizes[p];
+            atomic_init(&wake.late, 0);
+            TU_ASSERT_EQ(pool_for(pool, sizes[p], wake_item, NULL), 0);
+            TU_ASSERT_EQ(atomic_load(&wake.late), 0);
+            tu_latch_destroy(&wake.started);
+        }
+        pool_destroy(pool);
+    }
+}
+
 static void destroy_inside_callback_aborts_with_message(void **state)
 {
     /* 1 thread: the callback runs on the caller; 2 and 4: also on workers. */
@@ -521,6 +565,7 @@ int main(int argc, char **argv)
         TU_TEST(destroy_waits_for_creators_call),
         TU_TEST(workers_block_signals),
         TU_TEST(idle_workers_sleep_after_a_short_spin),
+        TU_TEST(a_call_wakes_the_sleeping_workers_it_needs),
         TU_TEST(destroy_inside_callback_aborts_with_message),
     };
 
