@@ -19,10 +19,11 @@
  * A pool of N threads is N-1 worker pthreads started by pool_create() plus
  * the thread that makes a call: the caller always works on its own call's
  * items, as in OpenMP and pthreadpool. Workers live until pool_destroy().
- * Every shared call puts one job descriptor on the pool's one queue; items
- * are claimed in chunks with atomic operations, so a blocking call
- * allocates nothing and takes no lock per item or per chunk (an async call
- * allocates its handle once). Idle workers spin briefly (half a millisecond
+ * Every shared call puts one job descriptor on the pool's one queue (a
+ * blocking call, when no other is, on the queue's lock-free front: a word
+ * idle workers poll); items are claimed in chunks with atomic operations,
+ * so a blocking call allocates nothing and takes no lock per item or per
+ * chunk (an async call allocates its handle once). Idle workers spin briefly (half a millisecond
  * in all), then sleep and use no CPU.
  *
  * A call runs on its caller alone when sharing it cannot pay: on a pool of
