@@ -20,12 +20,21 @@
  *     W4's Mandelbrot rows at 2 threads, poolmap and pthreadpool in turns in
  *     one process (built only where pthreadpool is found), so that what
  *     differs from one process to another drops out of the comparison.
+ *   bench_probe timeline [--system poolmap|pthreadpool] [--reps R] [--iters K]
+ *     W5's small call on a pool of 2 of the one system (pthreadpool only
+ *     where it is found), per call from its start: when the caller's and
+ *     the helper's first items begin, and how long the call goes on after
+ *     each one's last item ends. First, the machine's moment: a cache
+ *     line's round trip between two threads (it ranges from about 0.08 to
+ *     0.45 us on the development VM). Run each system as its own process,
+ *     in turns, as bench/run.sh does.
  *   bench_probe unzip [--reps R]
  *     10^7 tuples of three doubles into three columns on one thread, the
  *     ways a column can be written, as multiples of memcpy of the same bytes
  *     (x86-64 only: streaming stores).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +317,115 @@ static int probe_claims(pool_t *pool, int reps, unsigned long iters)
     return 0;
 }
 
+/* ---- timeline: where a small call's time goes ------------------------------ */
+
+static _Alignas(64) atomic_long pp_flag;
+enum { PP_ROUNDS = 100000 };
+
+static void *pingpong_other(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < PP_ROUNDS; i++) {
+        while (atomic_load_explicit(&pp_flag, memory_order_acquire) != 2 * i + 1) {
+        }
+        atomic_store_explicit(&pp_flag, 2 * i + 2, memory_order_release);
+    }
+    return NULL;
+}
+
+/* A cache line's round trip between this thread and another, in ns. */
+static double pingpong_ns(void)
+{
+    pthread_t t;
+    atomic_store(&pp_flag, 0);
+    if (pthread_create(&t, NULL, pingpong_other, NULL) != 0)
+        return -1;
+    double t0 = now_s();
+    for (long i = 0; i < PP_ROUNDS; i++) {
+        atomic_store_explicit(&pp_flag, 2 * i + 1, memory_order_release);
+        while (atomic_load_explicit(&pp_flag, memory_order_acquire) != 2 * i + 2) {
+        }
+    }
+    double ns = (now_s() - t0) / PP_ROUNDS * 1e9;
+    pthread_join(t, NULL);
+    return ns;
+}
+
+#ifdef BENCH_PROBE_PTHREADPOOL
+static void small_task(void *ctx, size_t i)
+{
+    (void)small_item(ctx, i);
+}
+#endif
+
+static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned long iters)
+{
+    enum { N = 64, CALLS = 5000, NQ = 5 };
+    static const char *const what[NQ] = { "call", "caller's first item", "helper's first item",
+                                          "after caller's last", "after helper's last" };
+    int use_pool = strcmp(system, "poolmap") == 0;
+#ifdef BENCH_PROBE_PTHREADPOOL
+    pthreadpool_t tp = use_pool ? NULL : pthreadpool_create(2);
+    if (!use_pool && tp == NULL)
+        return 1;
+#else
+    if (!use_pool) {
+        printf("# timeline: built without pthreadpool\n");
+        return 0;
+    }
+#endif
+    double rt[5];
+    for (int k = 0; k < 5; k++)
+        rt[k] = pingpong_ns();
+    small_iters = iters / 10 ? iters / 10 : 1;
+    double *q = must_alloc(NQ * (size_t)CALLS * sizeof(double));
+    double *med = must_alloc(NQ * (size_t)reps * sizeof(double));
+
+    printf("# cache line round trip between two threads: %.0f ns (median of 5)\n", median(rt, 5));
+    printf("# %s: %d items of %lu bench_work iterations, pool of 2, %d calls a run, medians of "
+           "%d runs; us from the call's start, or after an item's end\n",
+           system, N, small_iters, CALLS, reps);
+    for (int r = 0; r < reps; r++) {
+        int calls = 0;
+        for (int c = 0; c < CALLS; c++) {
+            memset(turns, 0, sizeof turns);
+            double t0 = now_s();
+            if (use_pool) {
+                if (pool_for(pool, N, small_item, NULL) != 0)
+                    return 1;
+            }
+#ifdef BENCH_PROBE_PTHREADPOOL
+            else {
+                pthreadpool_parallelize_1d(tp, small_task, NULL, N, 0);
+            }
+#endif
+            double t1 = now_s();
+            if (turns[0].items == 0 || turns[1].items == 0)
+                continue; /* one thread ran every item */
+            double *v = q + (size_t)calls;
+            v[0] = (t1 - t0) * 1e6;
+            v[1 * CALLS] = (turns[0].first - t0) * 1e6;
+            v[2 * CALLS] = (turns[1].first - t0) * 1e6;
+            v[3 * CALLS] = (t1 - turns[0].last) * 1e6;
+            v[4 * CALLS] = (t1 - turns[1].last) * 1e6;
+            calls++;
+        }
+        if (calls == 0)
+            return 1;
+        for (int k = 0; k < NQ; k++)
+            med[k * reps + r] = median(q + (size_t)k * CALLS, calls);
+    }
+    for (int k = 0; k < NQ; k++)
+        printf("%-22s %7.3f us\n", what[k], median(med + k * reps, reps));
+#ifdef BENCH_PROBE_PTHREADPOOL
+    if (tp != NULL)
+        pthreadpool_destroy(tp);
+#endif
+    free(med);
+    free(q);
+    return 0;
+}
+
 /* ---- unzip: one thread, the ways to write a column ------------------------ */
 
 #if defined(__x86_64__)
@@ -425,17 +543,23 @@ int main(int argc, char **argv)
     int reps = 9;
     unsigned long iters = 7000;
     const char *mode = argc > 1 ? argv[1] : "";
+    const char *system = "poolmap";
 
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--reps") == 0)
             reps = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--iters") == 0)
             iters = strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--system") == 0)
+            system = argv[i + 1];
     }
     if (reps < 1 || iters < 1 ||
+        (strcmp(system, "poolmap") != 0 && strcmp(system, "pthreadpool") != 0) ||
         (strcmp(mode, "shares") != 0 && strcmp(mode, "claims") != 0 &&
-         strcmp(mode, "pair") != 0 && strcmp(mode, "unzip") != 0)) {
-        fprintf(stderr, "usage: bench_probe shares|claims|pair|unzip [--reps R] [--iters K]\n");
+         strcmp(mode, "pair") != 0 && strcmp(mode, "timeline") != 0 &&
+         strcmp(mode, "unzip") != 0)) {
+        fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|unzip [--reps R] "
+                        "[--iters K] [--system poolmap|pthreadpool]\n");
         return 2;
     }
     if (strcmp(mode, "unzip") == 0)
@@ -447,9 +571,10 @@ int main(int argc, char **argv)
         return 1;
     }
     this_thread(); /* the caller is thread 0 */
-    int rc = strcmp(mode, "shares") == 0  ? probe_shares(pool, reps)
-             : strcmp(mode, "pair") == 0  ? probe_pair(pool, reps)
-                                          : probe_claims(pool, reps, iters);
+    int rc = strcmp(mode, "shares") == 0     ? probe_shares(pool, reps)
+             : strcmp(mode, "pair") == 0     ? probe_pair(pool, reps)
+             : strcmp(mode, "timeline") == 0 ? probe_timeline(pool, system, reps, iters)
+                                             : probe_claims(pool, reps, iters);
     pool_destroy(pool);
     if (rc != 0)
         fprintf(stderr, "bench_probe: %s failed\n", mode);
