@@ -68,6 +68,7 @@ struct pool__job {
     struct pool_future *future; /* the async handle, or NULL for a blocking call */
     unsigned lane;
     bool offered; /* on pool->offer instead of the queue */
+    bool withdrawn; /* the caller took it off the offer (caller only) */
     /* Per-thread shares (see job.c), or NULL: items are then claimed from
      * `next`. Slot 0 is the caller's. */
     struct pool__slot *slots;

@@ -169,13 +169,26 @@ static bool offer_publish(pool_t *pool, struct pool__job *job)
     return false;
 }
 
-/* Withdraw the caller's offer: helpers that took it count as attached from
- * now on. */
+/* Withdraw the caller's offer, once: helpers that took it count as
+ * attached from now on. */
 static void offer_withdraw(pool_t *pool, struct pool__job *job)
 {
+    if (!job->offered || job->withdrawn)
+        return;
+    job->withdrawn = true;
     char *was = atomic_exchange_explicit(&pool->offer, NULL, memory_order_relaxed);
     atomic_fetch_add_explicit(&job->attached, (size_t)(offer_tag(was) & OFFER_COUNT),
                               memory_order_relaxed);
+}
+
+/* Withdraw it early, while the caller's last chunk runs, when every worker
+ * of the pool has taken it: no helper can come any more, and at the end of
+ * the call the offer's line has moved to the helpers that poll it. */
+static void offer_withdraw_if_all_in(pool_t *pool, struct pool__job *job)
+{
+    if (job->offered && !job->withdrawn &&
+        (offer_tag(pool__load_relaxed(&pool->offer)) & OFFER_COUNT) >= pool->nthreads - 1)
+        offer_withdraw(pool, job);
 }
 
 /* True when the offer value `cur` names a job this worker may take. */
@@ -199,6 +212,7 @@ static struct pool__job *offer_take(pool_t *pool, const char *stale, unsigned *s
         unsigned k = (unsigned)(offer_tag(cur) & OFFER_COUNT) + 1; /* its slot, if any */
         pool__prefetch(job + offsetof(struct pool__job, body));
         pool__prefetch(job + offsetof(struct pool__job, n));
+        pool__prefetch(job + offsetof(struct pool__job, slots));
         pool__prefetch(job + offsetof(struct pool__job, stop_at));
         pool__prefetch_write(job + offsetof(struct pool__job, attached));
         if (slots != NULL && k < POOL__MAX_SLOTS)
@@ -266,10 +280,11 @@ static void job_split(struct pool__job *job, struct pool__slot *slots, unsigned 
  * and an uncontended claim costs little more than a load. */
 #define POOL__OWN_DIV 8
 static bool slot_claim(const struct pool__job *job, struct pool__slot *s, size_t *b,
-                       size_t *e)
+                       size_t *e, bool *last)
 {
     uint64_t cur = pool__load_relaxed(&s->range);
     size_t lo, hi;
+    *last = false;
     while (slot_live(job, cur, &lo, &hi)) {
         size_t c = (hi - lo) / POOL__OWN_DIV;
         if (c < job->min_chunk)
@@ -279,7 +294,8 @@ static bool slot_claim(const struct pool__job *job, struct pool__slot *s, size_t
         if (pool__cas_weak_relaxed(&s->range, &cur, SLOT_PACK(lo + c, SLOT_END(cur)))) {
             /* The last claim: the next look is at the other slots. Ask
              * for their lines now, while this chunk runs, not after. */
-            if (c == hi - lo)
+            *last = c == hi - lo;
+            if (*last)
                 for (unsigned k = 0; k < job->nslots; k++)
                     pool__prefetch(&job->slots[k]);
             *b = lo;
@@ -429,14 +445,16 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
     size_t b, e, stop;
 
     for (;;) {
-        if (mine == NULL || !slot_claim(job, mine, &b, &e)) {
+        bool last;
+        bool own = mine != NULL && slot_claim(job, mine, &b, &e, &last);
+        if (slot == 0 && (!own || last)) /* the caller's share is all claimed */
+            offer_withdraw_if_all_in(pool, job);
+        if (!own) {
             if (!slot_steal(job, slot, mine != NULL, &b, &e)) {
-                /* The hint for queue_pick (see job_exhausted). A helper
-                 * of an offered call leaves it to the caller: workers
-                 * take that call from the offer, which the hint does not
-                 * close, and the store would move a line the caller is
-                 * about to wait on. */
-                if ((slot == 0 || !job->offered) && pool__load_relaxed(&job->next) != job->n)
+                /* The hint for queue_pick (see job_exhausted); an offered
+                 * call is never on the queue, and the store would move a
+                 * line its caller waits on. */
+                if (!job->offered && pool__load_relaxed(&job->next) != job->n)
                     pool__store_relaxed(&job->next, job->n);
                 break;
             }
@@ -748,6 +766,7 @@ void pool__job_prepare(pool_t *pool, struct pool__job *job)
     job->nslots = 0;
     job->slots_given = 0;
     job->offered = false;
+    job->withdrawn = false;
     job->helper_left = false;
     atomic_init(&job->attached, 0);
     atomic_init(&job->next, 0);
