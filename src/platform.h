@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -133,6 +134,13 @@ static inline void pool__cpu_relax(void)
 #define pool__prefetch(p) ((void)(p))
 #define pool__prefetch_write(p) ((void)(p))
 #endif
+
+/* Let another runnable thread on this CPU go first (a no-op when none is):
+ * a long spin must not keep a CPU from the thread it is waiting for. */
+static inline void pool__yield(void)
+{
+    sched_yield();
+}
 
 /* Monotonic time in nanoseconds, for bounding spins. */
 static inline unsigned long long pool__now_ns(void)
