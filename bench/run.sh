@@ -31,7 +31,9 @@ usage: bench/run.sh [--threads "1 2 4 ..."] [--reps R] [--rounds K] [--smoke] [-
   --out DIR        where results.csv, table.txt, w4.svg and logs/ go
                    (default build-bench/results)
   --timeout S      seconds per (system, workload, threads) process (default 60)
-  --workloads LIST subset of: W1 W2 W3 W4 W5 W6 idle (default all)
+  --workloads LIST subset of: W1 W2 W3 W4 W5 W5-1cpu W6 idle (default all);
+                   W5-1cpu is W5 with every thread on one CPU (taskset -c 0,
+                   200 calls a run), at thread counts above 1
   --systems LIST   subset of: serial poolmap openmp pthreadpool tbb (default all)
   --wait-idle S    before each process, wait up to S seconds for the CPUs to be
                    90% idle (on a shared machine, other jobs distort every figure)
@@ -48,7 +50,7 @@ ROUNDS=1
 SMOKE=0
 OUT=build-bench/results
 TIMEOUT=60
-WORKLOADS="W1 W2 W3 W4 W5 W6 idle"
+WORKLOADS="W1 W2 W3 W4 W5 W5-1cpu W6 idle"
 SYSTEMS="serial poolmap openmp pthreadpool tbb"
 WAIT_IDLE=0
 INSTALL=1
@@ -165,14 +167,22 @@ other_load() {
 # "hangs" row; any other failure a "failed" row, and sets $failed.
 run_one() {
   local s=$1 w=$2 tt=$3 exe=$BIN/bench_$1 log try=1 rc secs start p0 p1 other best=101
+  local pin=() dw=$2 more=()
   log=$OUT/logs/${s}_${w}_t${tt}.log
+  # W5-1cpu: W5 with the whole process on CPU 0, as in a container given one
+  # CPU; fewer calls (a scheduler that waits for a thread that cannot run
+  # takes milliseconds a call). Its rows are renamed to variant one_cpu.
+  if [ "$w" = W5-1cpu ]; then
+    pin=(taskset -c 0) dw=W5 more=(--calls "$([ "$SMOKE" -eq 1 ] && echo 20 || echo 200)")
+  fi
   while :; do
     wait_idle
     p0="$(cpu_ticks) $(child_ticks)"
     start=$(date +%s.%N)
-    timeout -k 5 "$TIMEOUT" "$exe" --workload "$w" --threads "$tt" --reps "$REPS" \
-      "${EXTRA[@]}" >"$log.try" 2>"$log"
+    timeout -k 5 "$TIMEOUT" "${pin[@]}" "$exe" --workload "$dw" --threads "$tt" --reps "$REPS" \
+      "${EXTRA[@]}" "${more[@]}" >"$log.try" 2>"$log"
     rc=$?
+    [ "$w" = W5-1cpu ] && sed -i 's/^\([^,]*\),W5,small,/\1,W5,one_cpu,/' "$log.try"
     p1="$(cpu_ticks) $(child_ticks)"
     secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     # shellcheck disable=SC2086 # six numbers
@@ -243,6 +253,12 @@ run_all() {
           # once for serial: the floor of the measurement itself).
           if [ "$s" = serial ] && [ "$t" != "${THREADS%% *}" ]; then continue; fi
           if [ "$w" = idle ] && [ "$s" != serial ] && [ "$t" -eq 1 ] && [ "$MAXT" -gt 1 ]; then
+            continue
+          fi
+          # One CPU for one thread is plain W5.
+          if [ "$w" = W5-1cpu ] && [ "$s" != serial ] && [ "$t" -eq 1 ]; then continue; fi
+          if [ "$w" = W5-1cpu ] && ! command -v taskset >/dev/null; then
+            [ "$s" = serial ] && [ "$r" = 1 ] && echo "-- W5-1cpu: no taskset, skipped" >&2
             continue
           fi
           if [ ! -x "$BIN/bench_$s" ]; then

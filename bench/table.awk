@@ -56,7 +56,7 @@ END {
     if (match(line, /online CPUs: [0-9]+/)) ncpu = substr(line, RSTART + 13, RLENGTH - 13) + 0
   }
   nt = split(threads, T, " ")
-  nv = split("W1 empty|W2 map_inline|W2 map_fnptr|W2 unzip|W2 memcpy|W2 map_unzip|W3 uniform|W4 tri|W4 mandel|W5 small|W6 nested|idle sleep", V, "|")
+  nv = split("W1 empty|W2 map_inline|W2 map_fnptr|W2 unzip|W2 memcpy|W2 map_unzip|W3 uniform|W4 tri|W4 mandel|W5 small|W5 one_cpu|W6 nested|idle sleep", V, "|")
   cols = "serial poolmap openmp omp-dyn omp-guid pthreadpool tbb"
   ncol = split(cols, C, " ")
   addrow("workload", "variant", "thr", "unit", "serial", "poolmap", "openmp", "omp-dyn",
@@ -70,6 +70,7 @@ END {
     for (j = 1; j <= nt; j++) {
       t = T[j]
       if (w == "idle" && t == 1 && nt > 1) continue
+      if (v == "one_cpu" && t == 1) continue
       # Figures per column; OpenMP W4 has three schedules.
       for (c = 1; c <= ncol; c++) {
         s = C[c]; vv = v
