@@ -3,10 +3,10 @@
  * waits for its helpers.
  *
  * Protocol (pool->lock guards the queue and each job's link fields):
- *   caller  : link job at the tail of its lane (a blocking call with slots
- *             also goes on pool->offer when that is free), wake sleepers,
- *             run chunks itself, withdraw the offer, unlink, wait until
- *             job->attached == 0, return.
+ *   caller  : put a blocking call with slots on pool->offer when that is
+ *             free, else link the job at the tail of its lane; wake
+ *             sleepers, run chunks itself, withdraw the offer or unlink,
+ *             wait until job->attached == 0, return.
  *   worker  : take the offer by CAS, without the lock; or under the lock
  *             pick a job from the queue (attached++) and rotate it to the
  *             tail so concurrent calls share the workers. Run chunks
@@ -121,11 +121,13 @@ static void queue_unlink(pool_t *pool, struct pool__job *job)
  * the pool lock, the queue's lines, the job's and the slot's between the
  * cores one after another. In the machine's slow spells (a cache line's
  * round trip between the two CPUs 0.42 us instead of 0.08) the helper's
- * first item began 0.68 us into the call, pthreadpool's 0.24-0.40 (rdtsc
- * around every item, 20,000 calls).
+ * first item began 0.68 us into the call, pthreadpool's 0.24-0.40 (see
+ * bench_probe timeline, BENCHMARKS.md).
  *
- * The caller withdraws its offer (exchange with NULL) once its own work is
- * done, so no worker attaches later, and adds the count to job->attached.
+ * The caller withdraws its offer (exchange with NULL), so no worker
+ * attaches later, and adds the count to job->attached: once its own share
+ * is all claimed if every worker has taken the offer, else once its own
+ * work is done.
  * Helpers lower attached when they leave, perhaps before that add: the
  * count can wrap below 0 in between, while nobody but the caller reads it.
  * A value seen again (a new call at the same address, the same count)
@@ -983,10 +985,10 @@ static bool worker_turn(pool_t *pool, struct pool__job *job, unsigned slot)
  * about to come). False when the spin ran out: then sleep until woken.
  * Past its first POOL__SPIN_NS the spin yields the CPU now and then: on a
  * machine with more runnable threads than CPUs, the caller whose next call
- * this worker waits for may be queued behind it on the same CPU. Without
- * the yield a W5 call took 571 us instead of 30 while two busy threads ran
- * beside the 2-thread pool: the helper ran all items while the caller sat
- * behind the helper's half-millisecond spin. */
+ * this worker waits for may be queued behind it on the same CPU. With
+ * both threads of a 2-thread pool on one CPU (bench/run.sh's W5 one_cpu
+ * row), a W5 call took 114 us without the yield, 61 with it: the serial
+ * loop's time. */
 static bool worker_idle(pool_t *pool, const char *stale)
 {
     unsigned long long now = pool__now_ns();
