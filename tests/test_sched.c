@@ -388,6 +388,61 @@ static void a_sleeping_caller_wakes_when_its_last_helper_leaves(void **state)
     TU_ASSERT_TRUE(shared >= 40);
 }
 
+/* ---- every call gets every worker -------------------------------------- */
+
+/*
+ * Idle workers take a blocking call from a word they poll, the job's address
+ * and how many took it; a worker that has done its part skips that value
+ * until it changes. Back-to-back calls from one caller sit at the same
+ * address, so the word also carries a bit that alternates from call to
+ * call: without it a worker could take a new call's value for the one it
+ * just finished and skip the call. Here every item waits until all n
+ * items of its call have started (2 s at most), which they only do when
+ * every worker joins every call. (The header promises no two items of a
+ * call run at the same time: a call after one too small to share runs on
+ * its caller alone first. These items are long enough that none is.)
+ */
+static struct {
+    tu_latch started;
+    size_t n;
+    atomic_uint late;
+} every;
+
+static int every_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    (void)i;
+    /* Long enough that no call looks too small to share: a call after one
+     * that does runs on its caller alone first (the header's model), and
+     * items that wait for each other would then wait the full 2 s. */
+    tu_spin_ns(5000);
+    tu_latch_add(&every.started, 1);
+    if (tu_latch_wait(&every.started, every.n, TU_MS(2000)) != 0)
+        atomic_fetch_add(&every.late, 1);
+    return 0;
+}
+
+static void back_to_back_calls_each_get_every_worker(void **state)
+{
+    static const size_t sizes[] = { 2, 3, 4, 8 };
+
+    (void)state;
+    for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
+        pool_t *pool = tu_pool_open(sizes[p]);
+
+        for (int call = 0; call < 100; call++) {
+            tu_where("pool_create(%zu), call %d", sizes[p], call);
+            tu_latch_init(&every.started);
+            every.n = sizes[p];
+            atomic_init(&every.late, 0);
+            TU_ASSERT_EQ(pool_for(pool, sizes[p], every_item, NULL), 0);
+            TU_ASSERT_EQ(atomic_load(&every.late), 0);
+            tu_latch_destroy(&every.started);
+        }
+        pool_destroy(pool);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +451,7 @@ int main(int argc, char **argv)
         TU_TEST(a_helper_leaving_for_async_work_leaves_no_item_unrun),
         TU_TEST(tiny_call_budget_spans_the_same_time_on_any_tick_rate),
         TU_TEST(a_sleeping_caller_wakes_when_its_last_helper_leaves),
+        TU_TEST(back_to_back_calls_each_get_every_worker),
 #ifdef POOLMAP_TEST_STEAL_GAP
         TU_TEST(items_a_helper_leaves_behind_unseen_still_run),
 #endif
