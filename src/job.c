@@ -359,6 +359,16 @@ static bool job_exhausted(struct pool__job *job)
  * is 0; the helper that takes it there wakes it. */
 #define POOL__JOIN_WAITING ((size_t)1 << (sizeof(size_t) * 8 - 1))
 
+/* A helper leaves a blocking job: its last access to it, with or without
+ * the lock (the caller waits for the count without it). True when it took
+ * the count to 0 under a sleeping caller, which it must then wake (under
+ * the lock, so after the caller waits). */
+static bool job_leave(struct pool__job *job)
+{
+    return atomic_fetch_sub_explicit(&job->attached, 1, memory_order_release) ==
+           (POOL__JOIN_WAITING | 1);
+}
+
 /* True when a turn has something for job_report. */
 static bool turn_has_news(struct pool__turn turn)
 {
@@ -577,10 +587,7 @@ static struct pool_future *job_detach(pool_t *pool, struct pool__job *job,
         atomic_fetch_sub_explicit(&job->attached, 1, memory_order_relaxed);
         return job_try_complete(pool, job);
     }
-    /* Last access to a blocking job: its caller may return right after,
-     * lock or not (it waits for the count without it). */
-    if (atomic_fetch_sub_explicit(&job->attached, 1, memory_order_release) ==
-        (POOL__JOIN_WAITING | 1))
+    if (job_leave(job))
         pthread_cond_broadcast(&pool->join_cv);
     return NULL;
 }
@@ -961,12 +968,10 @@ static bool worker_turn(pool_t *pool, struct pool__job *job, unsigned slot)
 {
     struct pool__turn turn = job_work(pool, job, slot, true);
     if (job->future == NULL && !turn_has_news(turn)) {
-        /* A blocking call, nothing to report: detach without the lock,
-         * the last access to the job (its caller may return at once). A
+        /* A blocking call, nothing to report: detach without the lock. A
          * queued job stays queued until its caller, or queue_pick finding
          * it exhausted, unlinks it. */
-        size_t was = atomic_fetch_sub_explicit(&job->attached, 1, memory_order_release);
-        if (was == (POOL__JOIN_WAITING | 1)) {
+        if (job_leave(job)) {
             pthread_mutex_lock(&pool->lock);
             pthread_cond_broadcast(&pool->join_cv);
             pthread_mutex_unlock(&pool->lock);
@@ -979,6 +984,14 @@ static bool worker_turn(pool_t *pool, struct pool__job *job, unsigned slot)
     if (done)
         pool__future_finish(done);
     return !turn.left;
+}
+
+/* True when nothing is queued, the offer (the value `offer`) holds nothing
+ * this worker may take, and the pool is not stopping. */
+static bool nothing_to_do(const pool_t *pool, const char *offer, const char *stale)
+{
+    return pool__load_relaxed(&pool->nqueued) == 0 && !offer_open(offer, stale) &&
+           !atomic_load(&pool->stop);
 }
 
 /* Nothing to do: spin a little without the lock (a new call is often just
@@ -994,8 +1007,7 @@ static bool worker_idle(pool_t *pool, const char *stale)
     unsigned long long now = pool__now_ns();
     unsigned long long deadline = now + pool->spin_ns, polite = now + POOL__SPIN_NS;
     unsigned spins = 0;
-    while (pool__load_relaxed(&pool->nqueued) == 0 &&
-           !offer_open(pool__load_relaxed(&pool->offer), stale) && !atomic_load(&pool->stop)) {
+    while (nothing_to_do(pool, pool__load_relaxed(&pool->offer), stale)) {
         pool__cpu_relax();
         if ((++spins & 63u) == 0) {
             now = pool__now_ns();
@@ -1056,8 +1068,7 @@ void pool__worker_loop(pool_t *pool)
         /* Raise nsleeping before the last look at the offer (see the
          * offer's comment); both sequentially consistent. */
         atomic_fetch_add(&pool->nsleeping, 1);
-        if (pool__load_relaxed(&pool->nqueued) == 0 &&
-            !offer_open(atomic_load(&pool->offer), stale) && !atomic_load(&pool->stop))
+        if (nothing_to_do(pool, atomic_load(&pool->offer), stale))
             pthread_cond_wait(&pool->work_cv, &pool->lock);
         atomic_fetch_sub(&pool->nsleeping, 1);
         pthread_mutex_unlock(&pool->lock);

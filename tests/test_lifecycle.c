@@ -482,26 +482,6 @@ static void idle_workers_sleep_after_a_short_spin(void **state)
     }
 }
 
-/* Each item waits until every item of the call has started (2 s at most):
- * only one per thread of the pool can, so they all start only if the call
- * woke every sleeping worker. */
-static struct {
-    tu_latch started;
-    size_t n;
-    atomic_uint late;
-} wake;
-
-static int wake_item(void *ctx, size_t i)
-{
-    (void)ctx;
-    (void)i;
-    tu_spin_ns(5000); /* no call looks too small to share (see test_sched.c) */
-    tu_latch_add(&wake.started, 1);
-    if (tu_latch_wait(&wake.started, wake.n, TU_MS(2000)) != 0)
-        atomic_fetch_add(&wake.late, 1);
-    return 0;
-}
-
 /* A call on a pool whose workers have gone to sleep wakes as many of them
  * as could get an item, whether it goes on the offer that spinning workers
  * poll (pools of up to 32 threads) or on the queue (40). */
@@ -514,14 +494,12 @@ static void a_call_wakes_the_sleeping_workers_it_needs(void **state)
         pool_t *pool = tu_pool_open(sizes[p]);
 
         for (int rep = 0; rep < 10; rep++) {
+            unsigned late;
             tu_where("pool_create(%zu), call %d after the workers slept", sizes[p], rep);
             sleep_ms(rep % 2 ? 20 : 2); /* asleep (spin: 0.5 ms in all) */
-            tu_latch_init(&wake.started);
-            wake.n = sizes[p];
-            atomic_init(&wake.late, 0);
-            TU_ASSERT_EQ(pool_for(pool, sizes[p], wake_item, NULL), 0);
-            TU_ASSERT_EQ(atomic_load(&wake.late), 0);
-            tu_latch_destroy(&wake.started);
+            /* Every item waits for all to start (see tu_meet_call). */
+            TU_ASSERT_EQ(tu_meet_call(pool, sizes[p], &late), 0);
+            TU_ASSERT_EQ(late, 0);
         }
         pool_destroy(pool);
     }

@@ -398,30 +398,8 @@ static void a_sleeping_caller_wakes_when_its_last_helper_leaves(void **state)
  * call: without it a worker could take a new call's value for the one it
  * just finished and skip the call. Here every item waits until all n
  * items of its call have started (2 s at most), which they only do when
- * every worker joins every call. (The header promises no two items of a
- * call run at the same time: a call after one too small to share runs on
- * its caller alone first. These items are long enough that none is.)
+ * every worker joins every call (tu_meet_call).
  */
-static struct {
-    tu_latch started;
-    size_t n;
-    atomic_uint late;
-} every;
-
-static int every_item(void *ctx, size_t i)
-{
-    (void)ctx;
-    (void)i;
-    /* Long enough that no call looks too small to share: a call after one
-     * that does runs on its caller alone first (the header's model), and
-     * items that wait for each other would then wait the full 2 s. */
-    tu_spin_ns(5000);
-    tu_latch_add(&every.started, 1);
-    if (tu_latch_wait(&every.started, every.n, TU_MS(2000)) != 0)
-        atomic_fetch_add(&every.late, 1);
-    return 0;
-}
-
 static void back_to_back_calls_each_get_every_worker(void **state)
 {
     static const size_t sizes[] = { 2, 3, 4, 8 };
@@ -431,13 +409,10 @@ static void back_to_back_calls_each_get_every_worker(void **state)
         pool_t *pool = tu_pool_open(sizes[p]);
 
         for (int call = 0; call < 100; call++) {
+            unsigned late;
             tu_where("pool_create(%zu), call %d", sizes[p], call);
-            tu_latch_init(&every.started);
-            every.n = sizes[p];
-            atomic_init(&every.late, 0);
-            TU_ASSERT_EQ(pool_for(pool, sizes[p], every_item, NULL), 0);
-            TU_ASSERT_EQ(atomic_load(&every.late), 0);
-            tu_latch_destroy(&every.started);
+            TU_ASSERT_EQ(tu_meet_call(pool, sizes[p], &late), 0);
+            TU_ASSERT_EQ(late, 0);
         }
         pool_destroy(pool);
     }

@@ -451,6 +451,46 @@ static inline int tu_latch_wait(tu_latch *l, size_t target, int64_t timeout_ns)
 }
 
 /*
+ * A call of n items that each wait (2 s at most) until all n have started:
+ * on a pool of n threads they all start only if every worker joins the
+ * call. Each item first spins 5 us, so that no call looks too small to
+ * share (a call after one that did runs on its caller alone first, as the
+ * header allows, and items waiting for each other would then wait the full
+ * 2 s). Returns pool_for's status; *late counts the items that gave up.
+ */
+typedef struct tu_meet {
+    tu_latch started;
+    size_t n;
+    atomic_uint late;
+} tu_meet;
+
+static inline int tu_meet_item(void *ctx, size_t i)
+{
+    tu_meet *m = ctx;
+
+    (void)i;
+    tu_spin_ns(5000);
+    tu_latch_add(&m->started, 1);
+    if (tu_latch_wait(&m->started, m->n, TU_MS(2000)) != 0)
+        atomic_fetch_add(&m->late, 1);
+    return 0;
+}
+
+static inline int tu_meet_call(pool_t *pool, size_t n, unsigned *late)
+{
+    tu_meet m;
+    int rc;
+
+    tu_latch_init(&m.started);
+    m.n = n;
+    atomic_init(&m.late, 0);
+    rc = pool_for(pool, n, tu_meet_item, &m);
+    *late = atomic_load(&m.late);
+    tu_latch_destroy(&m.started);
+    return rc;
+}
+
+/*
  * A gate callbacks block on until the test opens it: the way to hold an
  * item "running" for as long as a test needs, without sleeps. It counts the
  * threads that reached it, so the test can wait until k items are parked
