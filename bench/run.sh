@@ -17,7 +17,7 @@ usage() {
   cat <<EOF
 usage: bench/run.sh [--threads "1 2 4 ..."] [--reps R] [--rounds K] [--smoke] [--out DIR]
                     [--timeout S] [--workloads "W1 ... idle"] [--systems "..."]
-                    [--wait-idle S] [--no-install] [--table-only]
+                    [--wait-idle S] [--no-install] [--no-build] [--table-only]
 
   --threads LIST   thread counts to run (default: "1 \$(nproc)" = "$DEFAULT_THREADS");
                    more than two give a scaling curve in the plot
@@ -38,6 +38,9 @@ usage: bench/run.sh [--threads "1 2 4 ..."] [--reps R] [--rounds K] [--smoke] [-
   --wait-idle S    before each process, wait up to S seconds for the CPUs to be
                    90% idle (on a shared machine, other jobs distort every figure)
   --no-install     do not apt-get install missing peers
+  --no-build       run the drivers already in build-bench/bench (built here
+                   earlier, or copied with their shared libraries to a machine
+                   that has no compiler or peers; set LD_LIBRARY_PATH there)
   --table-only     only print the table and plot again from DIR/results.csv
 EOF
 }
@@ -55,6 +58,7 @@ SYSTEMS="serial poolmap openmp pthreadpool tbb"
 WAIT_IDLE=0
 INSTALL=1
 TABLE_ONLY=0
+BUILD_IT=1
 BUILD=build-bench
 
 while [ $# -gt 0 ]; do
@@ -69,6 +73,7 @@ while [ $# -gt 0 ]; do
     --systems) SYSTEMS=${2:?}; shift 2 ;;
     --wait-idle) WAIT_IDLE=${2:?}; shift 2 ;;
     --no-install) INSTALL=0; shift ;;
+    --no-build) BUILD_IT=0; shift ;;
     --table-only) TABLE_ONLY=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -290,8 +295,13 @@ if [ "$TABLE_ONLY" -eq 1 ]; then
   fi
   THREADS=$(sed -n 's/^# threads: \(.*\)  reps:.*/\1/p' "$OUT/meta.txt")
 else
-  [ "$INSTALL" -eq 1 ] && install_peers
-  build
+  if [ "$BUILD_IT" -eq 1 ]; then
+    [ "$INSTALL" -eq 1 ] && install_peers
+    build
+  elif [ ! -x "$BUILD/bench/bench_serial" ]; then
+    echo "run.sh: --no-build, but $BUILD/bench/bench_serial is not there" >&2
+    exit 1
+  fi
   run_all
 fi
 
