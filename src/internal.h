@@ -132,10 +132,10 @@ struct pool {
     POOL__ALIGNED _Atomic size_t nqueued;
     _Atomic size_t lane_queued[POOL__NLANES]; /* the same, per lane */
     _Atomic bool stop;
-    /* The blocking call on offer, outside the queue, or NULL: the job's
-     * address plus how many helpers took it (below its 64-byte alignment;
-     * see job.c). Set and withdrawn by its caller, taken by CAS, all
-     * without the lock. Own line: the queue's counters are read per chunk. */
+    /* The blocking call on offer, outside the queue, or job.c's offer_none:
+     * the job's address plus how many helpers took it (below its 64-byte
+     * alignment; see job.c). Set and withdrawn by its caller, taken by
+     * fetch-and-add, all without the lock. Own line: the queue's counters are read per chunk. */
     POOL__ALIGNED _Atomic(char *) offer;
     /* The offered job's slots: only prefetched, never read through. */
     _Atomic(const struct pool__slot *) offer_slots;
@@ -302,6 +302,7 @@ int pool__run(pool_t *pool, struct pool__job *job);
 bool pool__running_on(const pool_t *pool);
 void pool__worker_loop(pool_t *pool);
 void pool__job_prepare(pool_t *pool, struct pool__job *job);
+void pool__offer_init(pool_t *pool);
 size_t pool__job_count_chunks(const struct pool__job *job);
 int pool__submit(pool_t *pool, struct pool__job *job);
 void pool__help(pool_t *pool, struct pool__job *job);

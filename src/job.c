@@ -63,6 +63,9 @@ struct pool__turn {
     size_t skipped; /* lowest item claimed but skipped, or POOL_NO_INDEX */
     bool left;      /* left for the other lane, maybe with items in its slot */
     size_t ran;     /* items it ran */
+    /* Ticks spent in its chunks; measured by a caller only (see
+     * job_run_parallel's tiny estimate). */
+    unsigned long long busy;
 };
 
 /* ---- queue (pool->lock held) ------------------------------------------ */
@@ -109,13 +112,13 @@ static void queue_unlink(pool_t *pool, struct pool__job *job)
  * A blocking call with slots goes on pool->offer instead of the queue when
  * that is free: a word on its own line that idle workers poll, holding the
  * job's address (64-byte aligned) with, in the low bits, how many helpers
- * took it. The caller sets it, a worker takes it and the caller withdraws
- * it, each with one atomic RMW and no lock; the count gives each helper its
- * slot (count + 1, the caller's being 0). The count takes 5 bits; the
- * sixth alternates from one offer of a thread to its next, so a worker
- * that found an offer spent tells it from the next call's at the same
- * address. Pools of more than 32 threads, and calls made while another is
- * on offer, use the queue.
+ * took it. The caller sets it (CAS), each worker takes it with one
+ * fetch-and-add and the caller withdraws it (exchange), with no lock; the
+ * count each helper's add returns gives it its slot (count + 1, the
+ * caller's being 0). The count takes 5 bits; the sixth alternates from one
+ * offer of a thread to its next, so a worker that found an offer spent
+ * tells it from the next call's at the same address. Pools of more than 32
+ * threads, and calls made while another is on offer, use the queue.
  *
  * Why: through the queue a W5 call (64 items of ~1 us, 2 threads) moved
  * the pool lock, the queue's lines, the job's and the slot's between the
@@ -124,14 +127,23 @@ static void queue_unlink(pool_t *pool, struct pool__job *job)
  * first item began 0.68 us into the call, pthreadpool's 0.24-0.40 (see
  * bench_probe timeline, BENCHMARKS.md).
  *
- * The caller withdraws its offer (exchange with NULL), so no worker
+ * Why an add and not a CAS: when a call comes, every idle worker sees it at
+ * once. With a CAS all but one fail, and each failure moved the line too,
+ * so 15 helpers made about 15 * 16 / 2 transfers one after another; an add
+ * always succeeds, one transfer each (bench_probe arrivals, BENCHMARKS.md).
+ * The add is blind: the word may have changed since the worker looked.
+ * What it returns says what it took: any job there was taken (a live offer
+ * counts whoever adds to it, whichever call the worker saw), and the empty
+ * value (offer_none, plus such stray adds, at most one per worker between
+ * two offers) takes nothing; the next publish clears it. Every offered job
+ * is thus taken at most once by each worker and the count stays below 32.
+ *
+ * The caller withdraws its offer (exchange with offer_none), so no worker
  * attaches later, and adds the count to job->attached: once its own share
  * is all claimed if every worker has taken the offer, else once its own
  * work is done.
  * Helpers lower attached when they leave, perhaps before that add: the
  * count can wrap below 0 in between, while nobody but the caller reads it.
- * A value seen again (a new call at the same address, the same count)
- * names a live job with that count: the CAS is right either way.
  * Sleeping workers do not poll: after its CAS the caller reads nsleeping,
  * which a worker raises before it looks at the offer a last time and
  * sleeps, both sequentially consistent, so one of them sees the other.
@@ -141,11 +153,33 @@ static void queue_unlink(pool_t *pool, struct pool__job *job)
 #define OFFER_PHASE ((uintptr_t)32) /* alternates between offers */
 _Static_assert(_Alignof(struct pool__job) > OFFER_BITS, "offer bits need aligned jobs");
 
-/* An offer value is a char pointer into the job, so that tagging and
- * untagging are pointer arithmetic, never integer-to-pointer casts. */
+/* The offer's value when no call is on it: an address no job has, so that
+ * a stray add (see above) is arithmetic inside this object. */
+static POOL__ALIGNED char offer_none[POOL__CACHELINE];
+_Static_assert(POOL__CACHELINE > OFFER_BITS, "stray adds stay inside offer_none");
+
+void pool__offer_init(pool_t *pool)
+{
+    atomic_init(&pool->offer, offer_none);
+}
+
+/* An offer value is a char pointer into the job (or offer_none), so that
+ * tagging and untagging are pointer arithmetic, never integer-to-pointer
+ * casts. */
 static uintptr_t offer_tag(const char *v)
 {
     return (uintptr_t)v & OFFER_BITS;
+}
+
+/* The value without its count: the job's address and phase. */
+static const char *offer_call(const char *v)
+{
+    return v - (offer_tag(v) & OFFER_COUNT);
+}
+
+static bool offer_empty(const char *v)
+{
+    return v - offer_tag(v) == offer_none;
 }
 
 static struct pool__job *offer_job(char *v)
@@ -158,15 +192,16 @@ static _Thread_local unsigned char offer_phase POOL__TLS_FAST;
 /* Put a blocking call with slots on the offer if it is free. */
 static bool offer_publish(pool_t *pool, struct pool__job *job)
 {
-    char *expected = NULL;
-    if (job->slots == NULL || pool->nthreads > OFFER_COUNT + 1 ||
-        pool__load_relaxed(&pool->offer) != NULL)
+    char *cur = pool__load_relaxed(&pool->offer);
+    if (job->slots == NULL || pool->nthreads > OFFER_COUNT + 1 || !offer_empty(cur))
         return false;
     job->offered = true; /* before it can be seen */
     offer_phase ^= OFFER_PHASE;
     pool__store_relaxed(&pool->offer_slots, job->slots);
-    if (atomic_compare_exchange_strong(&pool->offer, &expected, (char *)job + offer_phase))
-        return true;
+    do { /* a failure on a stray add: again */
+        if (atomic_compare_exchange_strong(&pool->offer, &cur, (char *)job + offer_phase))
+            return true;
+    } while (offer_empty(cur));
     job->offered = false;
     return false;
 }
@@ -178,7 +213,7 @@ static void offer_withdraw(pool_t *pool, struct pool__job *job)
     if (!job->offered || job->withdrawn)
         return;
     job->withdrawn = true;
-    char *was = atomic_exchange_explicit(&pool->offer, NULL, memory_order_relaxed);
+    char *was = atomic_exchange_explicit(&pool->offer, offer_none, memory_order_relaxed);
     atomic_fetch_add_explicit(&job->attached, (size_t)(offer_tag(was) & OFFER_COUNT),
                               memory_order_relaxed);
 }
@@ -193,42 +228,56 @@ static void offer_withdraw_if_all_in(pool_t *pool, struct pool__job *job)
         offer_withdraw(pool, job);
 }
 
-/* True when the offer value `cur` names a job this worker may take. */
-static bool offer_open(const char *cur, const char *stale)
+/*
+ * True when the offer value `cur` names a call this worker may take: not
+ * the one it took last (*stale, the value its add left, or NULL) again.
+ * That call's count stays above the one the worker left until it is
+ * withdrawn, and a worker that sees the offer empty forgets it: a later
+ * value with the same address and phase (the same caller's call after
+ * next) is a new call. A worker that misses the empty offer and meets the
+ * same value with a count above its own skips that call: one worker's help
+ * is lost, never an item.
+ */
+static bool offer_seen(const char *cur, const char **stale)
 {
-    return cur != NULL && cur != stale && (offer_tag(cur) & OFFER_COUNT) != OFFER_COUNT;
+    if (offer_empty(cur)) {
+        *stale = NULL;
+        return false;
+    }
+    return *stale == NULL || offer_call(cur) != offer_call(*stale) ||
+           offer_tag(cur) < offer_tag(*stale);
 }
 
-/* Take the job on offer unless it is `stale` (the value this worker left
- * behind when it last found the job with nothing left). Returns the job
- * and the value it left (*taken), or NULL. */
-static struct pool__job *offer_take(pool_t *pool, const char *stale, unsigned *slot,
-                                    char **taken)
+/* Take the job on offer unless it is *stale. Returns the job, its slot
+ * and the value its add left (*taken, the next *stale), or NULL. */
+static struct pool__job *offer_take(pool_t *pool, const char **stale, unsigned *slot,
+                                    const char **taken)
 {
     char *cur = pool__load_relaxed(&pool->offer);
-    while (offer_open(cur, stale)) {
-        /* Ask for what comes next, the job's lines and the slot's, while
-         * the CAS waits for the offer's line: a prefetch never faults. */
-        const char *job = (const char *)offer_job(cur);
-        const char *slots = (const char *)pool__load_relaxed(&pool->offer_slots);
-        unsigned k = (unsigned)(offer_tag(cur) & OFFER_COUNT) + 1; /* its slot, if any */
-        pool__prefetch(job + offsetof(struct pool__job, body));
-        pool__prefetch(job + offsetof(struct pool__job, n));
-        pool__prefetch(job + offsetof(struct pool__job, slots));
-        pool__prefetch(job + offsetof(struct pool__job, stop_at));
-        pool__prefetch_write(job + offsetof(struct pool__job, attached));
-        if (slots != NULL && k < POOL__MAX_SLOTS)
-            pool__prefetch_write(slots + k * sizeof(struct pool__slot));
-        if (atomic_compare_exchange_weak_explicit(&pool->offer, &cur, cur + 1,
-                                                  memory_order_acquire,
-                                                  memory_order_relaxed)) {
-            struct pool__job *j = offer_job(cur);
-            *slot = k < j->nslots ? k : j->nslots;
-            *taken = cur + 1;
-            return j;
-        }
-    }
-    return NULL;
+    if (!offer_seen(cur, stale))
+        return NULL;
+    /* Ask for what comes next, the job's lines and (a guess) the slot's,
+     * while the add waits for the offer's line: a prefetch never faults. */
+    const char *job = (const char *)offer_job(cur);
+    const char *slots = (const char *)pool__load_relaxed(&pool->offer_slots);
+    unsigned k = (unsigned)(offer_tag(cur) & OFFER_COUNT) + 1;
+    pool__prefetch(job + offsetof(struct pool__job, body));
+    pool__prefetch(job + offsetof(struct pool__job, n));
+    pool__prefetch(job + offsetof(struct pool__job, slots));
+    pool__prefetch(job + offsetof(struct pool__job, stop_at));
+    pool__prefetch_write(job + offsetof(struct pool__job, attached));
+    if (slots != NULL && k < POOL__MAX_SLOTS)
+        pool__prefetch_write(slots + k * sizeof(struct pool__slot));
+    /* Acquire: the publishing CAS heads a release sequence that every add
+     * continues. */
+    char *was = atomic_fetch_add_explicit(&pool->offer, 1, memory_order_acquire);
+    if (offer_empty(was))
+        return NULL; /* withdrawn meanwhile: a stray add */
+    struct pool__job *j = offer_job(was);
+    k = (unsigned)(offer_tag(was) & OFFER_COUNT) + 1;
+    *slot = k < j->nslots ? k : j->nslots;
+    *taken = was + 1;
+    return j;
 }
 
 /* ---- per-thread slots -------------------------------------------------- */
@@ -445,6 +494,19 @@ static int job_chunk(struct pool__job *job, size_t b, size_t e, size_t *stop)
     return rc;
 }
 
+/* job_chunk for a turn: counts the items that ran and, for a caller (a
+ * thread that may not leave), the ticks they took. */
+static int turn_chunk(struct pool__job *job, size_t b, size_t e, size_t *stop,
+                      struct pool__turn *turn, bool timed)
+{
+    unsigned long long t0 = timed ? pool__ticks() : 0;
+    int rc = job_chunk(job, b, e, stop);
+    if (timed)
+        turn->busy += pool__ticks() - t0;
+    turn->ran += *stop - b;
+    return rc;
+}
+
 /* job_work with slots: the thread's own slot first, then steals. A failure
  * lowers stop_at but the thread goes on: items below it may still sit in
  * other slots, and the error contract needs them run. */
@@ -453,7 +515,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__slot *mine = slot < job->nslots ? &job->slots[slot] : NULL;
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0 };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
     size_t b, e, stop;
 
     for (;;) {
@@ -485,8 +547,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
                 continue;
             }
         }
-        int rc = job_chunk(job, b, e, &stop);
-        turn.ran += stop - b;
+        int rc = turn_chunk(job, b, e, &stop, &turn, !may_leave);
         if (rc != 0) {
             /* Lower than any earlier failure of this thread: claims stay
              * below stop_at. */
@@ -513,7 +574,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__frame frame = { pool, pool__frames };
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0 };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
     size_t b, e, stop;
 
     pool__frames = &frame;
@@ -529,8 +590,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
             turn.skipped = b;
             break;
         }
-        turn.rc = job_chunk(job, b, e, &stop);
-        turn.ran += stop - b;
+        turn.rc = turn_chunk(job, b, e, &stop, &turn, !may_leave);
         if (turn.rc != 0) {
             turn.failed = stop;
             job_stop_at(job, stop);
@@ -686,7 +746,7 @@ static void job_join(pool_t *pool, struct pool__job *job)
 
 static int job_run_parallel(pool_t *pool, struct pool__job *job)
 {
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0 };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
     struct pool__slot slots[POOL__MAX_SLOTS];
     unsigned long long start = pool__ticks();
     /* A fixed chunk above min_chunk would be run whole before the check. */
@@ -722,7 +782,6 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
     }
 
     turn = job_work(pool, job, 0, false);
-    unsigned long long work = pool__ticks() - start; /* with the set-up: errs high */
 
     size_t attached;
     if (job->offered) {
@@ -751,14 +810,16 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
         job_report(job, job_work(pool, job, 0, false));
     /* Tiny: shared, it took under half the budget (alone it would have
      * taken less than the sharing did); or all n items, at the rate the
-     * caller ran its own, come to under half the budget. The estimate does
-     * not grow with the threads that joined, as the elapsed time does
-     * with their attaching and detaching: a pool of 16 finds its tiny calls
-     * too. It can err low when the caller's items were the cheap ones: the
-     * next call then runs alone for the budget and shares the rest. */
-    unsigned long long half = pool->tiny_ticks / 2;
-    if (pool__ticks() - start < half ||
-        (turn.ran > 0 && (double)work * (double)job->n < (double)turn.ran * (double)half))
+     * caller's own chunks ran, come to under the budget. The estimate
+     * leaves out the set-up, the caller's look through the other slots
+     * and the helpers' comings and goings, which grow with the threads
+     * (on 16 threads an estimate that counted them found no W1 call tiny:
+     * 6.0 us a call where TBB took 3.7). It can err low when the caller's
+     * items were the cheap ones: the next call then runs alone for the
+     * budget and shares the rest. */
+    if (pool__ticks() - start < pool->tiny_ticks / 2 ||
+        (turn.ran > 0 &&
+         (double)turn.busy * (double)job->n < (double)turn.ran * (double)pool->tiny_ticks))
         set_tiny_calls(pool, true);
     return job->fail_status;
 }
@@ -988,9 +1049,9 @@ static bool worker_turn(pool_t *pool, struct pool__job *job, unsigned slot)
 
 /* True when nothing is queued, the offer (the value `offer`) holds nothing
  * this worker may take, and the pool is not stopping. */
-static bool nothing_to_do(const pool_t *pool, const char *offer, const char *stale)
+static bool nothing_to_do(const pool_t *pool, const char *offer, const char **stale)
 {
-    return pool__load_relaxed(&pool->nqueued) == 0 && !offer_open(offer, stale) &&
+    return pool__load_relaxed(&pool->nqueued) == 0 && !offer_seen(offer, stale) &&
            !atomic_load(&pool->stop);
 }
 
@@ -1002,7 +1063,7 @@ static bool nothing_to_do(const pool_t *pool, const char *offer, const char *sta
  * both threads of a 2-thread pool on one CPU (bench/run.sh's W5 one_cpu
  * row), a W5 call took 114 us without the yield, 61 with it: the serial
  * loop's time. */
-static bool worker_idle(pool_t *pool, const char *stale)
+static bool worker_idle(pool_t *pool, const char **stale)
 {
     unsigned long long now = pool__now_ns();
     unsigned long long deadline = now + pool->spin_ns, polite = now + POOL__SPIN_NS;
@@ -1023,19 +1084,19 @@ static bool worker_idle(pool_t *pool, const char *stale)
 void pool__worker_loop(pool_t *pool)
 {
     unsigned prefer = POOL__LANE_CALL;
-    const char *stale = NULL; /* the offer as this worker last left it, spent */
+    const char *stale = NULL; /* the offer as this worker last left it (offer_seen) */
     bool may_offer = true;
 
     for (;;) {
         unsigned slot;
-        char *taken;
-        struct pool__job *job = may_offer ? offer_take(pool, stale, &slot, &taken) : NULL;
+        const char *taken;
+        struct pool__job *job = may_offer ? offer_take(pool, &stale, &slot, &taken) : NULL;
         if (job) {
-            /* A turn that ends without leaving found nothing left to take:
-             * this offer is spent for this worker. */
-            if (worker_turn(pool, job, slot)) {
-                stale = taken;
-            } else {
+            /* Spent for this worker, also when it leaves the call for the
+             * async lane with items left (the others run them): a worker
+             * takes each offer once, so its count stays below 32. */
+            stale = taken;
+            if (!worker_turn(pool, job, slot)) {
                 may_offer = false; /* it left for the async lane: go there */
                 prefer = POOL__LANE_ASYNC;
             }
@@ -1046,7 +1107,7 @@ void pool__worker_loop(pool_t *pool)
             !atomic_load(&pool->stop)) {
             /* Nothing queued, and no offer or one this worker is done
              * with: spin without taking the lock. */
-            if (worker_idle(pool, stale))
+            if (worker_idle(pool, &stale))
                 continue;
             spun = true;
         }
@@ -1062,13 +1123,13 @@ void pool__worker_loop(pool_t *pool)
             break;
         if (!spun) {
             pthread_mutex_unlock(&pool->lock);
-            worker_idle(pool, stale);
+            worker_idle(pool, &stale);
             pthread_mutex_lock(&pool->lock);
         }
         /* Raise nsleeping before the last look at the offer (see the
          * offer's comment); both sequentially consistent. */
         atomic_fetch_add(&pool->nsleeping, 1);
-        if (nothing_to_do(pool, atomic_load(&pool->offer), stale))
+        if (nothing_to_do(pool, atomic_load(&pool->offer), &stale))
             pthread_cond_wait(&pool->work_cv, &pool->lock);
         atomic_fetch_sub(&pool->nsleeping, 1);
         pthread_mutex_unlock(&pool->lock);

@@ -165,7 +165,7 @@ pool_t *pool_create(size_t nthreads)
     for (int lane = 0; lane < POOL__NLANES; lane++)
         atomic_init(&pool->lane_queued[lane], 0);
     atomic_init(&pool->stop, false);
-    atomic_init(&pool->offer, NULL);
+    pool__offer_init(pool);
     atomic_init(&pool->offer_slots, NULL);
     atomic_init(&pool->nsleeping, 0);
     atomic_init(&pool->calls, 0);

@@ -320,6 +320,100 @@ static void tiny_call_budget_spans_the_same_time_on_any_tick_rate(void **state)
     }
 }
 
+/*
+ * Calls whose items take no time run on their caller alone, on a pool of 16
+ * or 32 as on a pool of 2: what decides is how long the caller's own items
+ * took, not how long a shared call took with its helpers coming and going
+ * (on 16 cores, 6 us a W1 call when that decided). The budget is set to 8
+ * times what the items take here, timed one by one as the pool times the
+ * caller's chunks (median of 9 tries): tight enough that a shared call of
+ * 4 or more threads does not fit in half of it (the test fails when the
+ * pool judges by that), loose enough for valgrind and ASan, which slow the
+ * items and the pool's code around them alike; TSan slows the latter far
+ * more and gets 64 times. A call
+ * preempted past the budget shares its rest, so half of the later calls
+ * suffice.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define SCHED_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SCHED_TSAN 1
+#endif
+#endif
+#ifdef SCHED_TSAN
+#define ALONE_BUDGET 64 /* TSan slows the pool's wrappers around an item far more */
+#else
+#define ALONE_BUDGET 8
+#endif
+
+typedef struct alone_run {
+    pthread_t caller;
+    atomic_uint off_caller;
+} alone_run;
+
+static int alone_item(void *ctx, size_t i)
+{
+    alone_run *r = ctx;
+    (void)i;
+    if (!pthread_equal(pthread_self(), r->caller))
+        atomic_fetch_add(&r->off_caller, 1);
+    return 0;
+}
+
+static int (*volatile alone_fn)(void *, size_t) = alone_item;
+
+static int cmp_ull(const void *a, const void *b)
+{
+    unsigned long long x = *(const unsigned long long *)a, y = *(const unsigned long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Ticks n empty items take on this thread, each timed as a chunk is. */
+static unsigned long long empty_items_ticks(size_t n, alone_run *r)
+{
+    unsigned long long tries[9];
+    for (int k = 0; k < 9; k++) {
+        tries[k] = 0;
+        for (size_t i = 0; i < n; i++) {
+            unsigned long long t0 = pool__ticks();
+            (void)alone_fn(r, i);
+            tries[k] += pool__ticks() - t0;
+        }
+    }
+    qsort(tries, 9, sizeof tries[0], cmp_ull);
+    return tries[4];
+}
+
+static void empty_calls_run_on_their_caller_on_pools_of_any_size(void **state)
+{
+    static const size_t sizes[] = { 2, 4, 16, 32 };
+    enum { CALLS = 200, FROM = 50 };
+
+    (void)state;
+    for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
+        pool_t *pool = tu_pool_open(sizes[p]);
+        alone_run r;
+        unsigned alone = 0;
+
+        r.caller = pthread_self();
+        atomic_init(&r.off_caller, 0);
+        pool->tiny_ticks = ALONE_BUDGET * empty_items_ticks(sizes[p], &r) + 1;
+        for (int call = 0; call < CALLS; call++) {
+            tu_where("pool_create(%zu), call %d of %zu empty items", sizes[p], call, sizes[p]);
+            atomic_store(&r.off_caller, 0);
+            TU_ASSERT_EQ(pool_for(pool, sizes[p], alone_item, &r), 0);
+            if (call >= FROM && atomic_load(&r.off_caller) == 0)
+                alone++;
+        }
+        tu_where("pool_create(%zu), a budget of %llu ticks: %u of the last %d calls ran on "
+                 "their caller alone",
+                 sizes[p], pool->tiny_ticks, alone, CALLS - FROM);
+        TU_ASSERT_TRUE(alone >= (CALLS - FROM) / 2);
+        pool_destroy(pool);
+    }
+}
+
 /* ---- the caller's wait for its helpers ------------------------------------ */
 
 /*
@@ -425,6 +519,7 @@ int main(int argc, char **argv)
         TU_TEST(failures_follow_serial_contract_on_pools_beyond_the_shares),
         TU_TEST(a_helper_leaving_for_async_work_leaves_no_item_unrun),
         TU_TEST(tiny_call_budget_spans_the_same_time_on_any_tick_rate),
+        TU_TEST(empty_calls_run_on_their_caller_on_pools_of_any_size),
         TU_TEST(a_sleeping_caller_wakes_when_its_last_helper_leaves),
         TU_TEST(back_to_back_calls_each_get_every_worker),
 #ifdef POOLMAP_TEST_STEAL_GAP
