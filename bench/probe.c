@@ -28,6 +28,14 @@
  *     line's round trip between two threads (it ranges from about 0.08 to
  *     0.45 us on the development VM). Run each system as its own process,
  *     in turns, as bench/run.sh does.
+ *   bench_probe arrivals [--threads N] [--system poolmap|pthreadpool] [--reps R]
+ *                        [--iters K]
+ *     W5's small call on a pool of N threads (default 16): per call, when
+ *     the first, second, ... thread to run an item starts it (a thread
+ *     that ran none counts as starting at the call's end), how long the
+ *     call takes, how long it goes on after its last item ends, and how
+ *     many threads ran items. Shows a start that grows with each thread (a
+ *     line they all take in turn), or an end that waits for them.
  *   bench_probe unzip [--reps R]
  *     10^7 tuples of three doubles into three columns on one thread, the
  *     ways a column can be written, as multiples of memcpy of the same bytes
@@ -79,14 +87,18 @@ static void *must_alloc(size_t bytes)
     return p;
 }
 
-/* Which of the pool's two threads runs an item: the caller is 0. */
+/* Which of the pool's threads runs an item, numbered as they first run
+ * one: the caller is 0. */
+enum { PROBE_MAXT = 64 };
 static _Thread_local int thread_no = -1;
 static atomic_int threads_seen;
 
 static int this_thread(void)
 {
-    if (thread_no < 0)
-        thread_no = atomic_fetch_add(&threads_seen, 1) > 0 ? 1 : 0;
+    if (thread_no < 0) {
+        int k = atomic_fetch_add(&threads_seen, 1);
+        thread_no = k < PROBE_MAXT ? k : PROBE_MAXT - 1;
+    }
     return thread_no;
 }
 
@@ -97,7 +109,7 @@ typedef struct probe_turn {
     unsigned items;
 } probe_turn;
 
-static probe_turn turns[2];
+static probe_turn turns[PROBE_MAXT];
 
 static void turn_item(double t0, double t1)
 {
@@ -150,7 +162,7 @@ static int probe_shares(pool_t *pool, int reps)
         for (int r = 0; r < reps; r++) {
             pool_opts o = POOL_OPTS_INIT;
             o.chunk = chunk;
-            memset(turns, 0, sizeof turns);
+            memset(turns, 0, 2 * sizeof turns[0]);
             double t0 = now_s();
             if (pool_for_ex(pool, mandel.height, mandel_row, NULL, &o) != 0)
                 return 1;
@@ -283,7 +295,7 @@ static int probe_claims(pool_t *pool, int reps, unsigned long iters)
             for (int c = 0; c < CALLS; c++) {
                 pool_opts o = POOL_OPTS_INIT;
                 o.chunk = chunk;
-                memset(turns, 0, sizeof turns);
+                memset(turns, 0, 2 * sizeof turns[0]);
                 double t0 = now_s();
                 if (pool_for_ex(pool, N, small_item, NULL, &o) != 0)
                     return 1;
@@ -388,7 +400,7 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
     for (int r = 0; r < reps; r++) {
         int calls = 0;
         for (int c = 0; c < CALLS; c++) {
-            memset(turns, 0, sizeof turns);
+            memset(turns, 0, 2 * sizeof turns[0]);
             double t0 = now_s();
             if (use_pool) {
                 if (pool_for(pool, N, small_item, NULL) != 0)
@@ -421,6 +433,86 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
     if (tp != NULL)
         pthreadpool_destroy(tp);
 #endif
+    free(med);
+    free(q);
+    return 0;
+}
+
+/* ---- arrivals: when each thread of a bigger pool starts -------------------- */
+
+static int probe_arrivals(const char *system, int nthreads, int reps, unsigned long iters)
+{
+    enum { N = 64, CALLS = 2000 };
+    int use_pool = strcmp(system, "poolmap") == 0;
+    size_t nt = (size_t)nthreads;
+    pool_t *pool = use_pool ? pool_create(nt) : NULL;
+    if (use_pool && pool == NULL)
+        return 1;
+#ifdef BENCH_PROBE_PTHREADPOOL
+    pthreadpool_t tp = use_pool ? NULL : pthreadpool_create(nt);
+    if (!use_pool && tp == NULL)
+        return 1;
+#else
+    if (!use_pool) {
+        printf("# arrivals: built without pthreadpool\n");
+        return 0;
+    }
+#endif
+    small_iters = iters / 10 ? iters / 10 : 1;
+    /* Per call: the threads' first starts in order (nt), the call, after
+     * the last item, how many threads ran items. */
+    size_t nq = nt + 3;
+    double *q = must_alloc(nq * (size_t)CALLS * sizeof(double));
+    double *med = must_alloc(nq * (size_t)reps * sizeof(double));
+    double first[PROBE_MAXT];
+
+    printf("# %s: %d items of %lu bench_work iterations, pool of %d, %d calls a run, medians "
+           "of %d runs; us from the call's start\n",
+           system, N, small_iters, nthreads, CALLS, reps);
+    for (int r = 0; r < reps; r++) {
+        for (int c = 0; c < CALLS; c++) {
+            memset(turns, 0, nt * sizeof turns[0]);
+            double t0 = now_s();
+            if (use_pool) {
+                if (pool_for(pool, N, small_item, NULL) != 0)
+                    return 1;
+            }
+#ifdef BENCH_PROBE_PTHREADPOOL
+            else {
+                pthreadpool_parallelize_1d(tp, small_task, NULL, N, 0);
+            }
+#endif
+            double t1 = now_s(), end = t0;
+            size_t ran = 0;
+            for (size_t k = 0; k < nt; k++) {
+                if (turns[k].items == 0)
+                    continue;
+                first[ran++] = turns[k].first;
+                if (turns[k].last > end)
+                    end = turns[k].last;
+            }
+            qsort(first, ran, sizeof first[0], cmp_double);
+            /* A thread that ran nothing starts at the call's end. */
+            for (size_t k = 0; k < nt; k++)
+                q[k * CALLS + (size_t)c] = ((k < ran ? first[k] : t1) - t0) * 1e6;
+            q[nt * CALLS + (size_t)c] = (t1 - t0) * 1e6;
+            q[(nt + 1) * CALLS + (size_t)c] = (t1 - end) * 1e6;
+            q[(nt + 2) * CALLS + (size_t)c] = (double)ran;
+        }
+        for (size_t k = 0; k < nq; k++)
+            med[k * (size_t)reps + (size_t)r] = median(q + k * CALLS, CALLS);
+    }
+    for (size_t k = 0; k < nt; k++)
+        printf("thread %2zu starts      %7.3f us\n", k + 1, median(med + k * (size_t)reps, reps));
+    printf("call                  %7.3f us\n", median(med + nt * (size_t)reps, reps));
+    printf("after the last item   %7.3f us\n", median(med + (nt + 1) * (size_t)reps, reps));
+    printf("threads that ran      %7.1f\n", median(med + (nt + 2) * (size_t)reps, reps));
+#ifdef BENCH_PROBE_PTHREADPOOL
+    if (tp != NULL)
+        pthreadpool_destroy(tp);
+#endif
+    if (pool != NULL)
+        pool_destroy(pool);
     free(med);
     free(q);
     return 0;
@@ -544,6 +636,7 @@ int main(int argc, char **argv)
     unsigned long iters = 7000;
     const char *mode = argc > 1 ? argv[1] : "";
     const char *system = "poolmap";
+    int nthreads = 16;
 
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--reps") == 0)
@@ -552,18 +645,28 @@ int main(int argc, char **argv)
             iters = strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--system") == 0)
             system = argv[i + 1];
+        else if (strcmp(argv[i], "--threads") == 0)
+            nthreads = atoi(argv[i + 1]);
     }
-    if (reps < 1 || iters < 1 ||
+    if (reps < 1 || iters < 1 || nthreads < 1 || nthreads > PROBE_MAXT ||
         (strcmp(system, "poolmap") != 0 && strcmp(system, "pthreadpool") != 0) ||
         (strcmp(mode, "shares") != 0 && strcmp(mode, "claims") != 0 &&
          strcmp(mode, "pair") != 0 && strcmp(mode, "timeline") != 0 &&
-         strcmp(mode, "unzip") != 0)) {
-        fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|unzip [--reps R] "
-                        "[--iters K] [--system poolmap|pthreadpool]\n");
+         strcmp(mode, "unzip") != 0 && strcmp(mode, "arrivals") != 0)) {
+        fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|unzip "
+                        "[--reps R] [--iters K] [--system poolmap|pthreadpool] "
+                        "[--threads N]\n");
         return 2;
     }
     if (strcmp(mode, "unzip") == 0)
         return probe_unzip(reps);
+    if (strcmp(mode, "arrivals") == 0) {
+        this_thread(); /* the caller is thread 0 */
+        int rc = probe_arrivals(system, nthreads, reps, iters);
+        if (rc != 0)
+            fprintf(stderr, "bench_probe: arrivals failed\n");
+        return rc;
+    }
 
     pool_t *pool = pool_create(2);
     if (pool == NULL) {
