@@ -135,7 +135,8 @@ struct pool {
     /* The blocking call on offer, outside the queue, or job.c's offer_none:
      * the job's address plus how many helpers took it (below its 64-byte
      * alignment; see job.c). Set and withdrawn by its caller, taken by
-     * fetch-and-add, all without the lock. Own line: the queue's counters are read per chunk. */
+     * fetch-and-add, all without the lock. Own line: the queue's counters
+     * are read per chunk. */
     POOL__ALIGNED _Atomic(char *) offer;
     /* The offered job's slots: only prefetched, never read through. */
     _Atomic(const struct pool__slot *) offer_slots;
