@@ -486,17 +486,18 @@ static void a_sleeping_caller_wakes_when_its_last_helper_leaves(void **state)
 
 /*
  * Idle workers take a blocking call from a word they poll, the job's address
- * and how many took it; a worker that has done its part skips that value
- * until it changes. Back-to-back calls from one caller sit at the same
- * address, so the word also carries a bit that alternates from call to
- * call: without it a worker could take a new call's value for the one it
- * just finished and skip the call. Here every item waits until all n
- * items of its call have started (2 s at most), which they only do when
- * every worker joins every call (tu_meet_call).
+ * and how many took it; a worker that has done its part skips that call
+ * until it sees the word empty. Back-to-back calls from one caller sit at
+ * the same address, so the word also carries a bit that alternates from
+ * call to call: without it a worker could take a new call's value for the
+ * one it just finished and skip the call. Here every item waits until all
+ * n items of its call have started (2 s at most), which they only do when
+ * every worker joins every call (tu_meet_call). On the pool of 32 every
+ * call fills the word's 5-bit count (31 helpers).
  */
 static void back_to_back_calls_each_get_every_worker(void **state)
 {
-    static const size_t sizes[] = { 2, 3, 4, 8 };
+    static const size_t sizes[] = { 2, 3, 4, 8, 32 };
 
     (void)state;
     for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
