@@ -36,6 +36,13 @@
  *     call takes, how long it goes on after its last item ends, and how
  *     many threads ran items. Shows a start that grows with each thread (a
  *     line they all take in turn), or an end that waits for them.
+ *   bench_probe idle [--threads N] [--reps R] [--iters K]
+ *     bench/run.sh's idle row, per thread (Linux: /proc/self/task): a call
+ *     of one 10 us item per thread on a pool of N, then 1 s asleep; per
+ *     run, the CPU time (schedstat) in that second of all threads, of the
+ *     caller, of the workers (least, median, most), and the context
+ *     switches: voluntary (a thread went to sleep or waited for a lock)
+ *     and not. Tells the workers' spin from what their going to sleep costs.
  *   bench_probe unzip [--reps R]
  *     10^7 tuples of three doubles into three columns on one thread, the
  *     ways a column can be written, as multiples of memcpy of the same bytes
@@ -48,6 +55,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <unistd.h>
 #if defined(__x86_64__)
 #include <emmintrin.h>
 #endif
@@ -518,6 +527,118 @@ static int probe_arrivals(const char *system, int nthreads, int reps, unsigned l
     return 0;
 }
 
+/* ---- idle: where a pool's CPU goes after a call ----------------------------- */
+
+enum { IDLE_MAXT = 256 };
+
+/* One thread's counters from /proc (Linux): ns on a CPU (schedstat) and
+ * context switches, voluntary (it slept) and not (it was preempted). */
+typedef struct idle_thread {
+    long tid;
+    unsigned long long run_ns, vol, invol;
+} idle_thread;
+
+static int idle_read(idle_thread *t, int max)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL && n < max) {
+        char path[64], line[128];
+        long tid = strtol(e->d_name, NULL, 10);
+        if (tid <= 0)
+            continue;
+        idle_thread *x = &t[n];
+        x->tid = tid;
+        x->run_ns = x->vol = x->invol = 0;
+        snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", tid);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        if (fscanf(f, "%llu", &x->run_ns) != 1)
+            x->run_ns = 0;
+        fclose(f);
+        snprintf(path, sizeof path, "/proc/self/task/%ld/status", tid);
+        f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        while (fgets(line, sizeof line, f) != NULL) {
+            sscanf(line, "voluntary_ctxt_switches: %llu", &x->vol);
+            sscanf(line, "nonvoluntary_ctxt_switches: %llu", &x->invol);
+        }
+        fclose(f);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static int cmp_ull(const void *a, const void *b)
+{
+    unsigned long long x = *(const unsigned long long *)a, y = *(const unsigned long long *)b;
+    return (x > y) - (x < y);
+}
+
+static int idle_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    small_sink[i % 64] = bench_work(i, small_iters);
+    return 0;
+}
+
+/* A call of one 10 us item per thread on a pool of N, then 1 s of sleep:
+ * per thread, the CPU time and context switches in that second. */
+static int probe_idle(int nthreads, int reps, unsigned long iters)
+{
+    static idle_thread before[IDLE_MAXT], after[IDLE_MAXT];
+    unsigned long long burn[IDLE_MAXT];
+    pool_t *pool = pool_create((size_t)nthreads);
+    if (pool == NULL)
+        return 1;
+    small_iters = iters;
+    printf("# a call of %d items of %lu bench_work iterations on a pool of %d, then 1 s asleep; "
+           "%d runs\n",
+           nthreads, iters, nthreads, reps);
+    printf("# us of CPU in the second; the caller's includes this probe's reads of /proc\n");
+    printf("# run  total-us  caller-us  workers-us: min median max  sleeps  preempted\n");
+    for (int r = 0; r < reps; r++) {
+        if (pool_for(pool, (size_t)nthreads, idle_item, NULL) != 0)
+            return 1;
+        int nb = idle_read(before, IDLE_MAXT);
+        struct timespec ts = { 1, 0 };
+        while (nanosleep(&ts, &ts) != 0) {
+        }
+        int na = idle_read(after, IDLE_MAXT);
+        if (nb < 0 || na < 0)
+            return 1;
+        unsigned long long total = 0, caller = 0, vol = 0, invol = 0;
+        int nw = 0;
+        long self_tid = (long)getpid(); /* the main thread's id is the process's */
+        for (int i = 0; i < na; i++)
+            for (int j = 0; j < nb; j++) {
+                if (after[i].tid != before[j].tid)
+                    continue;
+                unsigned long long ns = after[i].run_ns - before[j].run_ns;
+                total += ns;
+                vol += after[i].vol - before[j].vol;
+                invol += after[i].invol - before[j].invol;
+                if (after[i].tid == self_tid)
+                    caller = ns;
+                else
+                    burn[nw++] = ns;
+            }
+        qsort(burn, (size_t)nw, sizeof burn[0], cmp_ull);
+        printf("%5d %9.1f %10.1f %12.1f %6.1f %6.1f %7llu %10llu\n", r, (double)total / 1e3,
+               (double)caller / 1e3, nw ? (double)burn[0] / 1e3 : 0.0,
+               nw ? (double)burn[nw / 2] / 1e3 : 0.0, nw ? (double)burn[nw - 1] / 1e3 : 0.0, vol,
+               invol);
+    }
+    pool_destroy(pool);
+    return 0;
+}
+
 /* ---- unzip: one thread, the ways to write a column ------------------------ */
 
 #if defined(__x86_64__)
@@ -652,14 +773,21 @@ int main(int argc, char **argv)
         (strcmp(system, "poolmap") != 0 && strcmp(system, "pthreadpool") != 0) ||
         (strcmp(mode, "shares") != 0 && strcmp(mode, "claims") != 0 &&
          strcmp(mode, "pair") != 0 && strcmp(mode, "timeline") != 0 &&
-         strcmp(mode, "unzip") != 0 && strcmp(mode, "arrivals") != 0)) {
-        fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|unzip "
+         strcmp(mode, "unzip") != 0 && strcmp(mode, "arrivals") != 0 &&
+         strcmp(mode, "idle") != 0)) {
+        fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|unzip "
                         "[--reps R] [--iters K] [--system poolmap|pthreadpool] "
                         "[--threads N]\n");
         return 2;
     }
     if (strcmp(mode, "unzip") == 0)
         return probe_unzip(reps);
+    if (strcmp(mode, "idle") == 0) {
+        int rc = probe_idle(nthreads, reps, iters);
+        if (rc != 0)
+            fprintf(stderr, "bench_probe: idle failed\n");
+        return rc;
+    }
     if (strcmp(mode, "arrivals") == 0) {
         this_thread(); /* the caller is thread 0 */
         int rc = probe_arrivals(system, nthreads, reps, iters);
