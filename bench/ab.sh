@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/ab.sh - before and after a scheduler change: two builds of the
-# poolmap driver run in turns, process after process, round after round, so
-# that a drift of the machine's speed hits both alike. The peers' drivers
+# poolmap driver run in turns, process after process, round after round
+# (which goes first alternates), so that a drift of the machine's speed
+# hits both alike. The peers' drivers
 # (from the new build) run in the same rounds, for reference.
 #
 #   git worktree add /tmp/old <commit> && (cd /tmp/old && bench/run.sh --smoke)
@@ -59,8 +60,15 @@ run() {
 for r in $(seq 1 "$ROUNDS"); do
   echo "-- round $r of $ROUNDS" >&2
   for t in $THREADS; do
-    run old "$r" "$OLD/bench_poolmap" "$t"
-    run new "$r" "$NEW/bench_poolmap" "$t"
+    # Odd rounds run old first, even rounds new first: neither always
+    # inherits the other's warm (or disturbed) machine.
+    if [ $((r % 2)) -eq 1 ]; then
+      run old "$r" "$OLD/bench_poolmap" "$t"
+      run new "$r" "$NEW/bench_poolmap" "$t"
+    else
+      run new "$r" "$NEW/bench_poolmap" "$t"
+      run old "$r" "$OLD/bench_poolmap" "$t"
+    fi
     for p in $PEERS; do
       [ -x "$NEW/bench_$p" ] && run "$p" "$r" "$NEW/bench_$p" "$t"
     done
