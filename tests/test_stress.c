@@ -20,6 +20,9 @@
  *   POOLMAP_STRESS_SECONDS=N  / --seconds N   run time (default: a few s)
  *   POOLMAP_STRESS_SEED=S     / --seed S      seed (printed at the start)
  *   POOLMAP_STRESS_ROUNDS=R   / --rounds R    stop each caller after R ops
+ *   POOLMAP_STRESS_THREADS=N  / --threads N   threads of the shared pool (4);
+ *     32 lets every blocking call's offer fill its 5-bit count, 33 sends
+ *     them all through the locked queue (src/job.c)
  * The seed fixes each caller's sequence of operations; with --rounds the
  * length is fixed too (only the threads' interleaving varies).
  * A long run: build/tests/test_stress --seconds 600 (outside ctest's timeout).
@@ -1250,6 +1253,7 @@ static struct {
     double seconds;
     uint64_t seed;
     unsigned long long rounds;
+    unsigned long long threads;
 } cfg;
 
 static tu_latch callers_done;
@@ -1332,14 +1336,14 @@ static void mixed_calls_from_four_threads_check_every_item(void **state)
     static caller callers[NCALLERS];
     pthread_t threads[NCALLERS];
     unsigned long long calls = 0, items = 0, rounds = 0, sum[10] = { 0 };
-    pool_t *shared = tu_pool_open(SHARED_THREADS);
+    pool_t *shared = tu_pool_open((size_t)cfg.threads);
     int64_t t0 = tu_now_ns();
     int i, failed = 0;
 
     (void)state;
     print_message("stress: seed 0x%016llx (POOLMAP_STRESS_SEED), %d callers on a pool of "
                   "%d, %.1f s%s, n up to %d\n",
-                  (unsigned long long)cfg.seed, NCALLERS, SHARED_THREADS, cfg.seconds,
+                  (unsigned long long)cfg.seed, NCALLERS, (int)cfg.threads, cfg.seconds,
                   cfg.rounds ? " or the round limit" : "", MAX_N);
     atomic_store(&stop_all, 0);
     tu_latch_init(&callers_done);
@@ -1423,7 +1427,7 @@ static int parse_seconds(const char *s, double *v)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: test_stress [--seconds N] [--seed S] [--rounds R] "
+    fprintf(stderr, "usage: test_stress [--seconds N] [--seed S] [--rounds R] [--threads N] "
                     "[test-name filter]\n");
     exit(2);
 }
@@ -1439,6 +1443,11 @@ int main(int argc, char **argv)
 
     cfg.seconds = DEFAULT_SECONDS;
     cfg.seed = DEFAULT_SEED;
+    cfg.threads = SHARED_THREADS;
+    if (getenv("POOLMAP_STRESS_THREADS") &&
+        (!parse_u64(getenv("POOLMAP_STRESS_THREADS"), &cfg.threads) || cfg.threads == 0 ||
+         cfg.threads > 256))
+        usage();
     if (getenv("POOLMAP_STRESS_SECONDS") &&
         !parse_seconds(getenv("POOLMAP_STRESS_SECONDS"), &cfg.seconds))
         usage();
@@ -1461,6 +1470,9 @@ int main(int argc, char **argv)
             cfg.seed = v;
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
             if (!parse_u64(argv[++i], &cfg.rounds))
+                usage();
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            if (!parse_u64(argv[++i], &cfg.threads) || cfg.threads == 0 || cfg.threads > 256)
                 usage();
         } else if (argv[i][0] == '-' || nrest > 1) {
             usage();
