@@ -97,6 +97,10 @@ struct pool__job {
     /* Lowest failing index seen; items at or above it are not started.
      * Own line: read per item, written only on failure. */
     POOL__ALIGNED _Atomic size_t stop_at;
+    /* Some thread's chunk took longer than the tiny-call budget: the call
+     * is not tiny, however cheap the caller's own items were. Written at
+     * most once per thread, and only after such a chunk. */
+    _Atomic bool long_chunk;
 };
 
 /* Bit of pool->calls set once pool_destroy() waits for calls to drain. */

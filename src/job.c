@@ -63,8 +63,7 @@ struct pool__turn {
     size_t skipped; /* lowest item claimed but skipped, or POOL_NO_INDEX */
     bool left;      /* left for the other lane, maybe with items in its slot */
     size_t ran;     /* items it ran */
-    /* Ticks spent in its chunks; measured by a caller only (see
-     * job_run_parallel's tiny estimate). */
+    /* Ticks spent in its chunks (see job_run_parallel's tiny estimate). */
     unsigned long long busy;
 };
 
@@ -494,15 +493,21 @@ static int job_chunk(struct pool__job *job, size_t b, size_t e, size_t *stop)
     return rc;
 }
 
-/* job_chunk for a turn: counts the items that ran and, for a caller (a
- * thread that may not leave), the ticks they took. */
-static int turn_chunk(struct pool__job *job, size_t b, size_t e, size_t *stop,
-                      struct pool__turn *turn, bool timed)
+/* job_chunk for a turn: counts the items that ran. Timed (the caller's
+ * chunks, a helper's first, its largest): adds the ticks they took to the
+ * turn (the caller's estimate of a tiny call, see job_run_parallel) and
+ * flags a chunk longer than the tiny-call budget. */
+static int turn_chunk(const pool_t *pool, struct pool__job *job, size_t b, size_t e,
+                      size_t *stop, struct pool__turn *turn, bool timed)
 {
     unsigned long long t0 = timed ? pool__ticks() : 0;
     int rc = job_chunk(job, b, e, stop);
-    if (timed)
-        turn->busy += pool__ticks() - t0;
+    if (timed) {
+        unsigned long long t = pool__ticks() - t0;
+        turn->busy += t;
+        if (t > pool->tiny_ticks && !pool__load_relaxed(&job->long_chunk))
+            pool__store_relaxed(&job->long_chunk, true);
+    }
     turn->ran += *stop - b;
     return rc;
 }
@@ -547,7 +552,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
                 continue;
             }
         }
-        int rc = turn_chunk(job, b, e, &stop, &turn, !may_leave);
+        int rc = turn_chunk(pool, job, b, e, &stop, &turn, !may_leave || turn.ran == 0);
         if (rc != 0) {
             /* Lower than any earlier failure of this thread: claims stay
              * below stop_at. */
@@ -590,7 +595,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
             turn.skipped = b;
             break;
         }
-        turn.rc = turn_chunk(job, b, e, &stop, &turn, !may_leave);
+        turn.rc = turn_chunk(pool, job, b, e, &stop, &turn, !may_leave || turn.ran == 0);
         if (turn.rc != 0) {
             turn.failed = stop;
             job_stop_at(job, stop);
@@ -810,15 +815,16 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
         job_report(job, job_work(pool, job, 0, false));
     /* Tiny: shared, it took under half the budget (alone it would have
      * taken less than the sharing did); or all n items, at the rate the
-     * caller's own chunks ran, come to under the budget. The estimate
-     * leaves out the set-up, the caller's look through the other slots
-     * and the helpers' comings and goings, which grow with the threads
-     * (on 16 threads an estimate that counted them found no W1 call tiny:
-     * 6.0 us a call where TBB took 3.7). It can err low when the caller's
-     * items were the cheap ones: the next call then runs alone for the
-     * budget and shares the rest. */
+     * caller's own chunks ran, come to under the budget and no thread's
+     * chunk took longer than that. The estimate leaves out the set-up, the
+     * caller's look through the other slots and the helpers' comings and
+     * goings, which grow with the threads (on 16 threads an estimate that
+     * counted them found no W1 call tiny: 6.0 us a call where TBB took
+     * 3.7); the long-chunk flag keeps a call whose caller happened to run
+     * the cheap items from looking tiny (a test's call of two items, the
+     * helper's taking milliseconds, did every third call). */
     if (pool__ticks() - start < pool->tiny_ticks / 2 ||
-        (turn.ran > 0 &&
+        (turn.ran > 0 && !pool__load_relaxed(&job->long_chunk) &&
          (double)turn.busy * (double)job->n < (double)turn.ran * (double)pool->tiny_ticks))
         set_tiny_calls(pool, true);
     return job->fail_status;
@@ -841,6 +847,7 @@ void pool__job_prepare(pool_t *pool, struct pool__job *job)
     atomic_init(&job->attached, 0);
     atomic_init(&job->next, 0);
     atomic_init(&job->stop_at, SIZE_MAX);
+    atomic_init(&job->long_chunk, false);
     if (job->chunk > job->n)
         job->chunk = job->n;
     size_t p = pool ? pool->nthreads : 1;

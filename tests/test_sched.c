@@ -414,6 +414,42 @@ static void empty_calls_run_on_their_caller_on_pools_of_any_size(void **state)
     }
 }
 
+/*
+ * The estimate counts the caller's own items, so a call whose caller ran
+ * only the cheap ones must not pass for tiny: the next call would start on
+ * its caller alone. Here each try is a call of two items where item 1
+ * sleeps 2 ms (the helper's, when it takes its share in time) and item 0
+ * returns at once, then a call whose two items wait for each other (2 s at
+ * most): it is late when it started alone. Without the check of the other
+ * threads' chunk times, every try where the helper ran item 1 was late
+ * (here about one in ten: the caller usually steals item 1 first).
+ */
+static int skewed_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    if (i == 1)
+        tu_sleep_ns(TU_MS(2));
+    return 0;
+}
+
+static void a_call_whose_helper_ran_the_long_items_is_not_tiny(void **state)
+{
+    pool_t *pool = tu_pool_open(2);
+    unsigned late_calls = 0;
+
+    (void)state;
+    for (int t = 0; t < 40; t++) {
+        unsigned late;
+        tu_where("pool_create(2), try %d", t);
+        TU_ASSERT_EQ(pool_for(pool, 2, skewed_item, NULL), 0);
+        TU_ASSERT_EQ(tu_meet_call(pool, 2, &late), 0);
+        late_calls += late != 0;
+    }
+    tu_where("pool_create(2): %u of 40 meeting calls were late", late_calls);
+    TU_ASSERT_EQ(late_calls, 0);
+    pool_destroy(pool);
+}
+
 /* ---- the caller's wait for its helpers ------------------------------------ */
 
 /*
@@ -521,6 +557,7 @@ int main(int argc, char **argv)
         TU_TEST(a_helper_leaving_for_async_work_leaves_no_item_unrun),
         TU_TEST(tiny_call_budget_spans_the_same_time_on_any_tick_rate),
         TU_TEST(empty_calls_run_on_their_caller_on_pools_of_any_size),
+        TU_TEST(a_call_whose_helper_ran_the_long_items_is_not_tiny),
         TU_TEST(a_sleeping_caller_wakes_when_its_last_helper_leaves),
         TU_TEST(back_to_back_calls_each_get_every_worker),
 #ifdef POOLMAP_TEST_STEAL_GAP
