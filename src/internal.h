@@ -94,13 +94,13 @@ struct pool__job {
      * job.c), its last access to the job. On next's line: a helper ends
      * by storing next's hint and leaving, one line moved, not two. */
     _Atomic size_t attached;
+    /* Some thread's chunk took longer than the tiny-call budget: the call
+     * is not tiny, however cheap the caller's own items were. Stored only
+     * after such a chunk; read by the caller once its helpers are gone. */
+    _Atomic bool long_chunk;
     /* Lowest failing index seen; items at or above it are not started.
      * Own line: read per item, written only on failure. */
     POOL__ALIGNED _Atomic size_t stop_at;
-    /* Some thread's chunk took longer than the tiny-call budget: the call
-     * is not tiny, however cheap the caller's own items were. Written at
-     * most once per thread, and only after such a chunk. */
-    _Atomic bool long_chunk;
 };
 
 /* Bit of pool->calls set once pool_destroy() waits for calls to drain. */
