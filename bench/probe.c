@@ -372,29 +372,70 @@ static double pingpong_ns(void)
     return ns;
 }
 
+/* The pthreadpool of --system pthreadpool (timeline, arrivals). */
 #ifdef BENCH_PROBE_PTHREADPOOL
+typedef pthreadpool_t peer_pool;
+
 static void small_task(void *ctx, size_t i)
 {
     (void)small_item(ctx, i);
 }
+#else
+typedef void *peer_pool;
 #endif
+
+/* For --system pthreadpool, a pthreadpool of n threads in *tp (NULL for
+ * poolmap). Returns 0; 1 when it cannot be created; -1 when this probe was
+ * built without pthreadpool (said on stdout: the mode has nothing to do). */
+static int peer_open(const char *system, const char *mode, size_t n, peer_pool *tp)
+{
+    *tp = NULL;
+    if (strcmp(system, "poolmap") == 0)
+        return 0;
+#ifdef BENCH_PROBE_PTHREADPOOL
+    (void)mode;
+    *tp = pthreadpool_create(n);
+    return *tp == NULL;
+#else
+    (void)n;
+    printf("# %s: built without pthreadpool\n", mode);
+    return -1;
+#endif
+}
+
+static void peer_close(peer_pool tp)
+{
+#ifdef BENCH_PROBE_PTHREADPOOL
+    if (tp != NULL)
+        pthreadpool_destroy(tp);
+#else
+    (void)tp;
+#endif
+}
+
+/* One W5 call of n small items: on the pool, or on tp when it is set. */
+static int small_call(pool_t *pool, peer_pool tp, size_t n)
+{
+#ifdef BENCH_PROBE_PTHREADPOOL
+    if (tp != NULL) {
+        pthreadpool_parallelize_1d(tp, small_task, NULL, n, 0);
+        return 0;
+    }
+#else
+    (void)tp;
+#endif
+    return pool_for(pool, n, small_item, NULL);
+}
 
 static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned long iters)
 {
     enum { N = 64, CALLS = 5000, NQ = 5 };
     static const char *const what[NQ] = { "call", "caller's first item", "helper's first item",
                                           "after caller's last", "after helper's last" };
-    int use_pool = strcmp(system, "poolmap") == 0;
-#ifdef BENCH_PROBE_PTHREADPOOL
-    pthreadpool_t tp = use_pool ? NULL : pthreadpool_create(2);
-    if (!use_pool && tp == NULL)
-        return 1;
-#else
-    if (!use_pool) {
-        printf("# timeline: built without pthreadpool\n");
-        return 0;
-    }
-#endif
+    peer_pool tp;
+    int opened = peer_open(system, "timeline", 2, &tp);
+    if (opened != 0)
+        return opened > 0;
     double rt[5];
     for (int k = 0; k < 5; k++)
         rt[k] = pingpong_ns();
@@ -411,15 +452,8 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
         for (int c = 0; c < CALLS; c++) {
             memset(turns, 0, 2 * sizeof turns[0]);
             double t0 = now_s();
-            if (use_pool) {
-                if (pool_for(pool, N, small_item, NULL) != 0)
-                    return 1;
-            }
-#ifdef BENCH_PROBE_PTHREADPOOL
-            else {
-                pthreadpool_parallelize_1d(tp, small_task, NULL, N, 0);
-            }
-#endif
+            if (small_call(pool, tp, N) != 0)
+                return 1;
             double t1 = now_s();
             if (turns[0].items == 0 || turns[1].items == 0)
                 continue; /* one thread ran every item */
@@ -438,10 +472,7 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
     }
     for (int k = 0; k < NQ; k++)
         printf("%-22s %7.3f us\n", what[k], median(med + k * reps, reps));
-#ifdef BENCH_PROBE_PTHREADPOOL
-    if (tp != NULL)
-        pthreadpool_destroy(tp);
-#endif
+    peer_close(tp);
     free(med);
     free(q);
     return 0;
@@ -452,21 +483,14 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
 static int probe_arrivals(const char *system, int nthreads, int reps, unsigned long iters)
 {
     enum { N = 64, CALLS = 2000 };
-    int use_pool = strcmp(system, "poolmap") == 0;
     size_t nt = (size_t)nthreads;
-    pool_t *pool = use_pool ? pool_create(nt) : NULL;
-    if (use_pool && pool == NULL)
+    peer_pool tp;
+    int opened = peer_open(system, "arrivals", nt, &tp);
+    if (opened != 0)
+        return opened > 0;
+    pool_t *pool = tp == NULL ? pool_create(nt) : NULL;
+    if (tp == NULL && pool == NULL)
         return 1;
-#ifdef BENCH_PROBE_PTHREADPOOL
-    pthreadpool_t tp = use_pool ? NULL : pthreadpool_create(nt);
-    if (!use_pool && tp == NULL)
-        return 1;
-#else
-    if (!use_pool) {
-        printf("# arrivals: built without pthreadpool\n");
-        return 0;
-    }
-#endif
     small_iters = iters / 10 ? iters / 10 : 1;
     /* Per call: the threads' first starts in order (nt), the call, after
      * the last item, how many threads ran items. */
@@ -482,15 +506,8 @@ static int probe_arrivals(const char *system, int nthreads, int reps, unsigned l
         for (int c = 0; c < CALLS; c++) {
             memset(turns, 0, nt * sizeof turns[0]);
             double t0 = now_s();
-            if (use_pool) {
-                if (pool_for(pool, N, small_item, NULL) != 0)
-                    return 1;
-            }
-#ifdef BENCH_PROBE_PTHREADPOOL
-            else {
-                pthreadpool_parallelize_1d(tp, small_task, NULL, N, 0);
-            }
-#endif
+            if (small_call(pool, tp, N) != 0)
+                return 1;
             double t1 = now_s(), end = t0;
             size_t ran = 0;
             for (size_t k = 0; k < nt; k++) {
@@ -516,10 +533,7 @@ static int probe_arrivals(const char *system, int nthreads, int reps, unsigned l
     printf("call                  %7.3f us\n", median(med + nt * (size_t)reps, reps));
     printf("after the last item   %7.3f us\n", median(med + (nt + 1) * (size_t)reps, reps));
     printf("threads that ran      %7.1f\n", median(med + (nt + 2) * (size_t)reps, reps));
-#ifdef BENCH_PROBE_PTHREADPOOL
-    if (tp != NULL)
-        pthreadpool_destroy(tp);
-#endif
+    peer_close(tp);
     if (pool != NULL)
         pool_destroy(pool);
     free(med);

@@ -334,14 +334,7 @@ static void tiny_call_budget_spans_the_same_time_on_any_tick_rate(void **state)
  * preempted past the budget shares its rest, so half of the later calls
  * suffice.
  */
-#if defined(__SANITIZE_THREAD__)
-#define SCHED_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SCHED_TSAN 1
-#endif
-#endif
-#ifdef SCHED_TSAN
+#ifdef TU_TSAN
 #define ALONE_BUDGET 64 /* TSan slows the pool's wrappers around an item far more */
 #else
 #define ALONE_BUDGET 8

@@ -36,15 +36,7 @@
 
 #include "test_util.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define STRESS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define STRESS_TSAN 1
-#endif
-#endif
-
-#ifdef STRESS_TSAN
+#ifdef TU_TSAN
 #define DEFAULT_SECONDS 2.0
 #define MAX_N 4000 /* TSan is 5-15x slower and tracks every access */
 #else

@@ -29,6 +29,16 @@
 
 #define TU_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* TU_TSAN: defined in a ThreadSanitizer build (gcc or clang), for tests
+ * that scale their sizes or budgets to its slowdown. */
+#if defined(__SANITIZE_THREAD__)
+#define TU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TU_TSAN 1
+#endif
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Sizes                                                                    */
 /* ------------------------------------------------------------------------ */
