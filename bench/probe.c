@@ -38,11 +38,28 @@
  *     line they all take in turn), or an end that waits for them.
  *   bench_probe idle [--threads N] [--reps R] [--iters K]
  *     bench/run.sh's idle row, per thread (Linux: /proc/self/task): a call
- *     of one 10 us item per thread on a pool of N, then 1 s asleep; per
- *     run, the CPU time (schedstat) in that second of all threads, of the
- *     caller, of the workers (least, median, most), and the context
- *     switches: voluntary (a thread went to sleep or waited for a lock)
- *     and not. Tells the workers' spin from what their going to sleep costs.
+ *     of one 10 us item per thread on a pool of N, then 1 s asleep. The
+ *     threads' CPU time (schedstat) is read before the call and after the
+ *     second, both while the workers sleep, when the kernel's count is up
+ *     to date (a running thread's lags until it next stops or a tick
+ *     comes). Per run: the workers' CPU in all, the part spent in items,
+ *     the rest per worker (waking, spinning, falling asleep), each
+ *     worker's CPU (least, median, most), how many workers ran an item,
+ *     and their context switches,
+ *     voluntary (it slept) and not. The caller's figure includes the
+ *     probe's own reads of /proc.
+ *   bench_probe tails [--threads N] [--reps R] [--iters K]
+ *     W4 on a pool of N (default 16): the triangular items (item i costs
+ *     i + 1 units of K/10 iterations, as bench/run.sh's W4) and the
+ *     Mandelbrot rows, automatic chunks against one item per claim (as
+ *     OpenMP dynamic). Per call: its time; the threads' efficiency (their
+ *     time in items over N times the call's) and where the rest of that
+ *     time went (before each thread's first item, between its items, after
+ *     its last; a thread that ran none counts as before); when the last thread began
+ *     its first item; the spread between the first and the last thread to
+ *     run out of items; how long the call went on after the last item
+ *     ended; how many threads ran items. Tells a late start from an uneven
+ *     end from a slow join.
  *   bench_probe unzip [--reps R]
  *     10^7 tuples of three doubles into three columns on one thread, the
  *     ways a column can be written, as multiples of memcpy of the same bytes
@@ -211,6 +228,107 @@ static int probe_shares(pool_t *pool, int reps)
     free(idle1);
     free(idle0);
     free(mandel.img);
+    return 0;
+}
+
+/* ---- tails: how a W4 call's threads start and end, on a pool of N ------------ */
+
+static unsigned long tri_unit;
+static double *tri_out;
+
+static int tri_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    double t0 = now_s();
+    tri_out[i] = bench_work(i, (unsigned long)(i + 1) * tri_unit);
+    turn_item(t0, now_s());
+    return 0;
+}
+
+enum { TAILS_STATS = 9 };
+
+/* One call's figures (see the mode's comment), into v[0..TAILS_STATS). */
+static int tails_call(pool_t *pool, int nthreads, pool_for_fn fn, size_t n, size_t chunk,
+                      double *v)
+{
+    pool_opts o = POOL_OPTS_INIT;
+    o.chunk = chunk;
+    memset(turns, 0, sizeof turns);
+    double t0 = now_s();
+    if (pool_for_ex(pool, n, fn, NULL, &o) != 0)
+        return 1;
+    double t1 = now_s(), busy = 0, first_out = t1, last_out = t0, last_in = t0;
+    double start = 0, end = 0; /* thread-seconds before first items, after last ones */
+    int ran = 0;
+    for (int k = 0; k < PROBE_MAXT; k++) {
+        if (turns[k].items == 0)
+            continue;
+        ran++;
+        busy += turns[k].busy;
+        start += turns[k].first - t0;
+        end += t1 - turns[k].last;
+        first_out = turns[k].last < first_out ? turns[k].last : first_out;
+        last_out = turns[k].last > last_out ? turns[k].last : last_out;
+        last_in = turns[k].first > last_in ? turns[k].first : last_in;
+    }
+    double all = (double)nthreads * (t1 - t0);
+    start += (double)(nthreads - ran) * (t1 - t0); /* threads that ran nothing */
+    v[0] = (t1 - t0) * 1e3;
+    v[1] = busy / all;
+    v[2] = start / all;
+    v[3] = (all - busy - start - end) / all;
+    v[4] = end / all;
+    v[5] = (last_in - t0) * 1e6;
+    v[6] = (last_out - first_out) * 1e3;
+    v[7] = (t1 - last_out) * 1e6;
+    v[8] = ran;
+    return 0;
+}
+
+static int probe_tails(int nthreads, int reps, unsigned long iters)
+{
+    enum { TRI_N = 700 };
+    pool_t *pool = pool_create((size_t)nthreads);
+    if (pool == NULL)
+        return 1;
+    tri_unit = iters / 10 ? iters / 10 : 1;
+    tri_out = must_alloc(TRI_N * sizeof *tri_out);
+    mandel.height = 700;
+    mandel.width = 1050;
+    mandel.maxit = 1000;
+    mandel.img = must_alloc(mandel.width * mandel.height * sizeof *mandel.img);
+    double *v = must_alloc((size_t)reps * TAILS_STATS * sizeof *v), stat[TAILS_STATS];
+
+    printf("# W4 on a pool of %d, %d calls each; a triangular unit is %lu bench_work "
+           "iterations\n",
+           nthreads, reps, tri_unit);
+    printf("# eff: the threads' time in items over N x the call's; then the rest of that\n"
+           "# time: before each thread's first item, between its items, after its last\n");
+    printf("# %-20s %9s %6s %6s %6s %6s %14s %14s %12s %4s\n", "", "call-ms", "eff", "start",
+           "gaps", "end", "last-start-us", "end-spread-ms", "join-tail-us", "ran");
+    for (int w = 0; w < 2; w++)
+        for (size_t chunk = 0; chunk <= 1; chunk++) {
+            for (int r = 0; r < reps; r++)
+                if (tails_call(pool, nthreads, w ? mandel_row : tri_item, TRI_N, chunk,
+                               v + (size_t)r * TAILS_STATS) != 0)
+                    return 1;
+            for (int s = 0; s < TAILS_STATS; s++) {
+                double *col = must_alloc((size_t)reps * sizeof *col);
+                for (int r = 0; r < reps; r++)
+                    col[r] = v[(size_t)r * TAILS_STATS + (size_t)s];
+                stat[s] = median(col, reps);
+                free(col);
+            }
+            printf("%-22s %9.3f %6.3f %6.3f %6.3f %6.3f %14.1f %14.3f %12.1f %4.0f\n",
+                   w ? (chunk ? "mandel, 1 per claim" : "mandel, automatic")
+                     : (chunk ? "tri, 1 per claim" : "tri, automatic"),
+                   stat[0], stat[1], stat[2], stat[3], stat[4], stat[5], stat[6], stat[7],
+                   stat[8]);
+        }
+    free(v);
+    free(mandel.img);
+    free(tri_out);
+    pool_destroy(pool);
     return 0;
 }
 
@@ -598,16 +716,19 @@ static int cmp_ull(const void *a, const void *b)
 static int idle_item(void *ctx, size_t i)
 {
     (void)ctx;
+    double t0 = now_s();
     small_sink[i % 64] = bench_work(i, small_iters);
+    turn_item(t0, now_s());
     return 0;
 }
 
 /* A call of one 10 us item per thread on a pool of N, then 1 s of sleep:
- * per thread, the CPU time and context switches in that second. */
+ * per thread, the CPU time and context switches from before the call to
+ * the end of that second (see the mode's comment). */
 static int probe_idle(int nthreads, int reps, unsigned long iters)
 {
     static idle_thread before[IDLE_MAXT], after[IDLE_MAXT];
-    unsigned long long burn[IDLE_MAXT];
+    unsigned long long rest[IDLE_MAXT];
     pool_t *pool = pool_create((size_t)nthreads);
     if (pool == NULL)
         return 1;
@@ -615,19 +736,29 @@ static int probe_idle(int nthreads, int reps, unsigned long iters)
     printf("# a call of %d items of %lu bench_work iterations on a pool of %d, then 1 s asleep; "
            "%d runs\n",
            nthreads, iters, nthreads, reps);
-    printf("# us of CPU in the second; the caller's includes this probe's reads of /proc\n");
-    printf("# run  total-us  caller-us  workers-us: min median max  sleeps  preempted\n");
+    printf("# us of CPU from before the call to the end of the second\n");
+    printf("# run  caller  workers  in-items  rest/worker  per-worker: min median max  ran  "
+           "sleeps  preempted\n");
+    struct timespec settle = { 0, 100000000 }; /* the workers' first spin ends */
+    nanosleep(&settle, NULL);
     for (int r = 0; r < reps; r++) {
+        int nb = idle_read(before, IDLE_MAXT);
+        memset(turns, 0, sizeof turns);
         if (pool_for(pool, (size_t)nthreads, idle_item, NULL) != 0)
             return 1;
-        int nb = idle_read(before, IDLE_MAXT);
+        double items = 0;
+        int ran = 0;
+        for (int k = 1; k < PROBE_MAXT; k++) { /* 0 is the caller */
+            items += turns[k].busy;
+            ran += turns[k].items > 0;
+        }
         struct timespec ts = { 1, 0 };
         while (nanosleep(&ts, &ts) != 0) {
         }
         int na = idle_read(after, IDLE_MAXT);
         if (nb < 0 || na < 0)
             return 1;
-        unsigned long long total = 0, caller = 0, vol = 0, invol = 0;
+        unsigned long long workers = 0, caller = 0, vol = 0, invol = 0;
         int nw = 0;
         long self_tid = (long)getpid(); /* the main thread's id is the process's */
         for (int i = 0; i < na; i++)
@@ -635,19 +766,21 @@ static int probe_idle(int nthreads, int reps, unsigned long iters)
                 if (after[i].tid != before[j].tid)
                     continue;
                 unsigned long long ns = after[i].run_ns - before[j].run_ns;
-                total += ns;
+                if (after[i].tid == self_tid) {
+                    caller = ns;
+                    continue;
+                }
+                workers += ns;
                 vol += after[i].vol - before[j].vol;
                 invol += after[i].invol - before[j].invol;
-                if (after[i].tid == self_tid)
-                    caller = ns;
-                else
-                    burn[nw++] = ns;
+                rest[nw++] = ns;
             }
-        qsort(burn, (size_t)nw, sizeof burn[0], cmp_ull);
-        printf("%5d %9.1f %10.1f %12.1f %6.1f %6.1f %7llu %10llu\n", r, (double)total / 1e3,
-               (double)caller / 1e3, nw ? (double)burn[0] / 1e3 : 0.0,
-               nw ? (double)burn[nw / 2] / 1e3 : 0.0, nw ? (double)burn[nw - 1] / 1e3 : 0.0, vol,
-               invol);
+        qsort(rest, (size_t)nw, sizeof rest[0], cmp_ull);
+        printf("%5d %7.1f %8.1f %9.1f %9.1f %16.1f %6.1f %6.1f %4d %7llu %10llu\n", r,
+               (double)caller / 1e3, (double)workers / 1e3, items * 1e6,
+               nw ? ((double)workers / 1e3 - items * 1e6) / nw : 0.0,
+               nw ? (double)rest[0] / 1e3 : 0.0, nw ? (double)rest[nw / 2] / 1e3 : 0.0,
+               nw ? (double)rest[nw - 1] / 1e3 : 0.0, ran, vol, invol);
     }
     pool_destroy(pool);
     return 0;
@@ -788,8 +921,8 @@ int main(int argc, char **argv)
         (strcmp(mode, "shares") != 0 && strcmp(mode, "claims") != 0 &&
          strcmp(mode, "pair") != 0 && strcmp(mode, "timeline") != 0 &&
          strcmp(mode, "unzip") != 0 && strcmp(mode, "arrivals") != 0 &&
-         strcmp(mode, "idle") != 0)) {
-        fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|unzip "
+         strcmp(mode, "idle") != 0 && strcmp(mode, "tails") != 0)) {
+        fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|tails|unzip "
                         "[--reps R] [--iters K] [--system poolmap|pthreadpool] "
                         "[--threads N]\n");
         return 2;
@@ -800,6 +933,13 @@ int main(int argc, char **argv)
         int rc = probe_idle(nthreads, reps, iters);
         if (rc != 0)
             fprintf(stderr, "bench_probe: idle failed\n");
+        return rc;
+    }
+    if (strcmp(mode, "tails") == 0) {
+        this_thread(); /* the caller is thread 0 */
+        int rc = probe_tails(nthreads, reps, iters);
+        if (rc != 0)
+            fprintf(stderr, "bench_probe: tails failed\n");
         return rc;
     }
     if (strcmp(mode, "arrivals") == 0) {
