@@ -108,7 +108,6 @@ struct pool__job {
 
 struct pool {
     pthread_mutex_t lock;
-    pthread_cond_t work_cv;  /* sleeping workers */
     pthread_cond_t join_cv;  /* callers waiting for attached workers */
     pthread_cond_t drain_cv; /* pool_destroy waiting for calls */
 
@@ -144,9 +143,13 @@ struct pool {
     POOL__ALIGNED _Atomic(char *) offer;
     /* The offered job's slots: only prefetched, never read through. */
     _Atomic(const struct pool__slot *) offer_slots;
-    /* Workers asleep on work_cv: changed under lock, read without it by a
-     * caller that made an offer (see job.c). */
+    /* Workers about to sleep or asleep on `parking`, where they wait for
+     * work without the lock. A worker raises the count before its last look
+     * for work; whoever adds work reads it after, all sequentially
+     * consistent, so one of them sees the other (see wake_workers in
+     * job.c). */
     _Atomic size_t nsleeping;
+    pool__parking parking;
     /* Calls in flight, plus POOL__DESTROYING. Own line: every call touches it. */
     POOL__ALIGNED _Atomic size_t calls;
     /* The thread that created the pool is inside a blocking call on it.

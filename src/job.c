@@ -23,6 +23,7 @@
  * chunks by CAS on job->next, in one deterministic sequence.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,7 +82,9 @@ static void queue_link(pool_t *pool, struct pool__job *job)
         *head = job;
     *tail = job;
     job->linked = true;
-    pool__store_relaxed(&pool->nqueued, pool__load_relaxed(&pool->nqueued) + 1);
+    /* Sequentially consistent: a sleeping worker's last look (see
+     * wake_workers). */
+    atomic_store(&pool->nqueued, pool__load_relaxed(&pool->nqueued) + 1);
     pool__store_relaxed(&pool->lane_queued[job->lane],
                         pool__load_relaxed(&pool->lane_queued[job->lane]) + 1);
 }
@@ -145,7 +148,8 @@ static void queue_unlink(pool_t *pool, struct pool__job *job)
  * count can wrap below 0 in between, while nobody but the caller reads it.
  * Sleeping workers do not poll: after its CAS the caller reads nsleeping,
  * which a worker raises before it looks at the offer a last time and
- * sleeps, both sequentially consistent, so one of them sees the other.
+ * sleeps, with a sequentially consistent fence on each side, so one of
+ * them sees the other (wake_workers, worker_sleep).
  */
 #define OFFER_BITS ((uintptr_t)63)  /* below the job's 64-byte alignment */
 #define OFFER_COUNT ((uintptr_t)31) /* helpers that took it; full at 31 */
@@ -657,17 +661,19 @@ static struct pool_future *job_detach(pool_t *pool, struct pool__job *job,
     return NULL;
 }
 
-/* Wake up to `want` sleeping workers (lock held). */
+/* Wake up to `want` sleeping workers, after work was made visible to them
+ * by a sequentially consistent write (the offer's CAS, queue_link's count).
+ * That write comes before this load, a sleeping worker's raise of
+ * nsleeping before its last look (worker_sleep), all sequentially
+ * consistent: either that look finds the work, or this load counts the
+ * worker, and the wake-up makes its ticket stale. */
 static void wake_workers(pool_t *pool, size_t want)
 {
-    size_t nsleeping = pool__load_relaxed(&pool->nsleeping);
+    size_t nsleeping = atomic_load(&pool->nsleeping);
     if (want > nsleeping)
         want = nsleeping;
-    if (want == nsleeping && want > 1)
-        pthread_cond_broadcast(&pool->work_cv);
-    else
-        for (size_t i = 0; i < want; i++)
-            pthread_cond_signal(&pool->work_cv);
+    if (want > 0)
+        pool__parking_wake(&pool->parking, want < INT_MAX ? (int)want : INT_MAX);
 }
 
 /* ---- the caller's side ------------------------------------------------- */
@@ -773,18 +779,12 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
     /* Wake only as many sleepers as could get an item; spinning workers
      * find the job without a wake-up. */
     size_t want = pool->nthreads - 1 < job->n - 1 ? pool->nthreads - 1 : job->n - 1;
-    if (offer_publish(pool, job)) {
-        if (atomic_load(&pool->nsleeping) != 0) {
-            pthread_mutex_lock(&pool->lock);
-            wake_workers(pool, want);
-            pthread_mutex_unlock(&pool->lock);
-        }
-    } else {
+    if (!offer_publish(pool, job)) {
         pthread_mutex_lock(&pool->lock);
         queue_link(pool, job);
-        wake_workers(pool, want);
         pthread_mutex_unlock(&pool->lock);
     }
+    wake_workers(pool, want);
 
     turn = job_work(pool, job, 0, false);
 
@@ -914,6 +914,8 @@ int pool__submit(pool_t *pool, struct pool__job *job)
     if (pool == NULL)
         return job_run_detached(job);
 
+    /* Under the lock: once queued the job may finish, and its future be
+     * freed, at any moment. */
     pthread_mutex_lock(&pool->lock);
     int rc = pool__ensure_worker(pool);
     if (rc == 0) {
@@ -1088,6 +1090,20 @@ static bool worker_idle(pool_t *pool, const char **stale)
     return true;
 }
 
+/* Sleep until woken, unless work came meanwhile: raise nsleeping, then
+ * look a last time, all sequentially consistent (see wake_workers), then
+ * wait with a ticket read before both, so that a wake-up in between is not
+ * lost. */
+static void worker_sleep(pool_t *pool, const char **stale)
+{
+    uint32_t ticket = pool__parking_ticket(&pool->parking);
+    atomic_fetch_add(&pool->nsleeping, 1);
+    if (atomic_load(&pool->nqueued) == 0 && !offer_seen(atomic_load(&pool->offer), stale) &&
+        !atomic_load(&pool->stop))
+        pool__parking_wait(&pool->parking, ticket);
+    atomic_fetch_sub_explicit(&pool->nsleeping, 1, memory_order_relaxed);
+}
+
 void pool__worker_loop(pool_t *pool)
 {
     unsigned prefer = POOL__LANE_CALL;
@@ -1120,26 +1136,15 @@ void pool__worker_loop(pool_t *pool)
         }
         pthread_mutex_lock(&pool->lock);
         job = queue_pick(pool, &prefer, &slot);
+        pthread_mutex_unlock(&pool->lock);
         if (job) {
-            pthread_mutex_unlock(&pool->lock);
             may_offer = worker_turn(pool, job, slot);
             continue;
         }
         may_offer = true;
         if (atomic_load(&pool->stop))
             break;
-        if (!spun) {
-            pthread_mutex_unlock(&pool->lock);
-            worker_idle(pool, &stale);
-            pthread_mutex_lock(&pool->lock);
-        }
-        /* Raise nsleeping before the last look at the offer (see the
-         * offer's comment); both sequentially consistent. */
-        atomic_fetch_add(&pool->nsleeping, 1);
-        if (nothing_to_do(pool, atomic_load(&pool->offer), &stale))
-            pthread_cond_wait(&pool->work_cv, &pool->lock);
-        atomic_fetch_sub(&pool->nsleeping, 1);
-        pthread_mutex_unlock(&pool->lock);
+        if (spun || !worker_idle(pool, &stale))
+            worker_sleep(pool, &stale);
     }
-    pthread_mutex_unlock(&pool->lock);
 }

@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__) && !defined(POOL_PORTABLE_PARKING)
+#define POOL__HAVE_FUTEX 1
+#endif
 #if defined(__linux__)
 #include <sys/eventfd.h>
 #endif
@@ -161,6 +164,62 @@ static inline unsigned long long pool__ticks(void)
     return pool__now_ns();
 #endif
 }
+
+/*
+ * A place where idle threads sleep until woken, without a lock: a sequence
+ * word that every wake-up changes. A sleeper reads its ticket (the word),
+ * then checks for work, then waits with the ticket: a wake-up that came
+ * after the ticket was read makes the wait return at once, so none is lost
+ * between the check and the wait. Waits may also return for no reason.
+ * Linux: a futex on the word (no lock: idle threads that fall asleep
+ * together do not queue on one, and woken ones go straight back to work).
+ * Elsewhere, or built with POOL_PORTABLE_PARKING: a mutex and condition
+ * variable of its own. Waiting and waking live in parking.c (the futex
+ * system call needs _GNU_SOURCE, which files including this one may lack).
+ */
+typedef struct pool__parking {
+    _Atomic uint32_t seq;
+#if !defined(POOL__HAVE_FUTEX)
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+#endif
+} pool__parking;
+
+/* Returns 0 or an errno value. */
+static inline int pool__parking_init(pool__parking *p)
+{
+    atomic_init(&p->seq, 0);
+#if defined(POOL__HAVE_FUTEX)
+    return 0;
+#else
+    int rc = pthread_mutex_init(&p->lock, NULL);
+    if (rc == 0 && (rc = pthread_cond_init(&p->cv, NULL)) != 0)
+        pthread_mutex_destroy(&p->lock);
+    return rc;
+#endif
+}
+
+static inline void pool__parking_destroy(pool__parking *p)
+{
+#if defined(POOL__HAVE_FUTEX)
+    (void)p;
+#else
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->lock);
+#endif
+}
+
+static inline uint32_t pool__parking_ticket(pool__parking *p)
+{
+    return atomic_load_explicit(&p->seq, memory_order_acquire);
+}
+
+/* Sleep unless a wake-up came since `ticket` was read. */
+void pool__parking_wait(pool__parking *p, uint32_t ticket);
+
+/* Wake up to n sleepers (n >= 1; INT_MAX: all), and make every ticket
+ * read before this call stale. */
+void pool__parking_wake(pool__parking *p, int n);
 
 /* Online CPUs, at least 1. */
 static inline size_t pool__cpu_count(void)

@@ -2,6 +2,7 @@
  * pool.c - pool lifecycle: create, destroy, size, and the worker threads.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,15 +34,13 @@ static void *worker_main(void *arg)
 /* Stop and join the first pool->nworkers workers, then free the pool. */
 static void pool_teardown(pool_t *pool)
 {
-    pthread_mutex_lock(&pool->lock);
     atomic_store(&pool->stop, true);
-    pthread_cond_broadcast(&pool->work_cv);
-    pthread_mutex_unlock(&pool->lock);
+    pool__parking_wake(&pool->parking, INT_MAX);
     for (size_t i = 0; i < pool->nworkers; i++)
         pthread_join(pool->workers[i], NULL);
     pthread_cond_destroy(&pool->drain_cv);
     pthread_cond_destroy(&pool->join_cv);
-    pthread_cond_destroy(&pool->work_cv);
+    pool__parking_destroy(&pool->parking);
     pthread_mutex_destroy(&pool->lock);
     free(pool->workers);
     free(pool);
@@ -114,8 +113,8 @@ static int pool_init_sync(pool_t *pool)
     int rc = pool__mutex_init_adaptive(&pool->lock);
     if (rc != 0)
         return rc;
-    if ((rc = pthread_cond_init(&pool->work_cv, NULL)) != 0)
-        goto fail_work;
+    if ((rc = pool__parking_init(&pool->parking)) != 0)
+        goto fail_parking;
     if ((rc = pthread_cond_init(&pool->join_cv, NULL)) != 0)
         goto fail_join;
     if ((rc = pthread_cond_init(&pool->drain_cv, NULL)) != 0)
@@ -124,8 +123,8 @@ static int pool_init_sync(pool_t *pool)
 fail_drain:
     pthread_cond_destroy(&pool->join_cv);
 fail_join:
-    pthread_cond_destroy(&pool->work_cv);
-fail_work:
+    pool__parking_destroy(&pool->parking);
+fail_parking:
     pthread_mutex_destroy(&pool->lock);
     return rc;
 }

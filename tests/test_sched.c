@@ -542,6 +542,36 @@ static void back_to_back_calls_each_get_every_worker(void **state)
     }
 }
 
+/*
+ * An idle worker spins a while, then sleeps until a call wakes it; a call
+ * wakes as many sleepers as it has items for. Calls after gaps from none
+ * to milliseconds find the workers spinning, asleep, or some of each, and
+ * each call's items wait until all of them have started (tu_meet_call): a
+ * wake-up lost between a worker's last look for work and its sleep would
+ * leave an item waiting 2 s and count it late.
+ */
+static void calls_after_any_idle_gap_wake_every_sleeping_worker(void **state)
+{
+    static const size_t sizes[] = { 2, 4, 9, 32 };
+    static const int64_t gaps_ns[] = { 0, 10000, 100000, 600000, 5000000 };
+
+    (void)state;
+    for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
+        pool_t *pool = tu_pool_open(sizes[p]);
+
+        for (size_t g = 0; g < TU_ARRAY_LEN(gaps_ns); g++)
+            for (int call = 0; call < 10; call++) {
+                unsigned late;
+                tu_where("pool_create(%zu), gap %lld ns, call %d", sizes[p],
+                         (long long)gaps_ns[g], call);
+                tu_sleep_ns(gaps_ns[g]);
+                TU_ASSERT_EQ(tu_meet_call(pool, sizes[p], &late), 0);
+                TU_ASSERT_EQ(late, 0);
+            }
+        pool_destroy(pool);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -553,6 +583,7 @@ int main(int argc, char **argv)
         TU_TEST(a_call_whose_helper_ran_the_long_items_is_not_tiny),
         TU_TEST(a_sleeping_caller_wakes_when_its_last_helper_leaves),
         TU_TEST(back_to_back_calls_each_get_every_worker),
+        TU_TEST(calls_after_any_idle_gap_wake_every_sleeping_worker),
 #ifdef POOLMAP_TEST_STEAL_GAP
         TU_TEST(items_a_helper_leaves_behind_unseen_still_run),
 #endif
