@@ -162,18 +162,30 @@ struct pool {
     POOL__ALIGNED _Atomic bool owner_busy;
 };
 
-/* How long a caller spins for its helpers to detach before it sleeps, and
- * the least an idle worker spins. */
+/* How long a caller spins for its helpers to detach before it sleeps; an
+ * idle worker that spins longer yields the CPU now and then past it. */
 #define POOL__SPIN_NS 30000ull
 
 /* How long a pool's idle workers spin in all before they sleep (each
- * POOL__IDLE_SPIN_NS / workers, at least POOL__SPIN_NS): a call that comes
- * sooner finds them awake. On the 2-core VM a worker that had gone to
+ * POOL__IDLE_SPIN_NS / workers; see POOL__IDLE_SPIN_WORKERS for big
+ * pools): a call that comes sooner finds them awake. On the 2-core VM a worker that had gone to
  * sleep ran the next Mandelbrot call about 2 % slower (bench_poolmap
  * --workload W4 --threads 2, 8 processes: 158.1 ms median with a 30 us
  * spin, 155.5 with this one). The sum bounds the CPU an idle pool burns
  * after a call (bench/run.sh's idle row: 0.57 ms/s at 2 threads). */
 #define POOL__IDLE_SPIN_NS 500000ull
+
+/* Beyond this many workers the idle spins shrink faster, in all
+ * POOL__IDLE_SPIN_NS * POOL__IDLE_SPIN_WORKERS / workers, each at least
+ * POOL__IDLE_SPIN_MIN_NS: every worker of a big pool also pays for being
+ * woken and for falling asleep, which the spin must leave room for. On a
+ * 16-CPU Xeon VM (bench_probe idle --threads 16) each worker spent 60-68
+ * us of CPU around a call besides its item with 33 us spins, 40-48 with
+ * the 18 us spins this gives; the idle row went from 1.15 to 0.84-0.89
+ * CPU-ms/s. A pool's idle spins in all: 500 us up to 9 threads, 444 at
+ * 10, 267 at 16, 248 at 32, 504 at 64 (the floor). */
+#define POOL__IDLE_SPIN_WORKERS 8u
+#define POOL__IDLE_SPIN_MIN_NS 8000ull
 
 /* A blocking call shorter than this runs faster on its caller alone than
  * shared (see job_run_parallel). */

@@ -172,9 +172,12 @@ pool_t *pool_create(size_t nthreads)
     atomic_init(&pool->tiny_calls, false);
     pool->tiny_ticks = POOL__TINY_NS; /* a pool of 1 never shares a call */
     /* A pool of 1 starts one worker for async work. */
-    pool->spin_ns = POOL__IDLE_SPIN_NS / (nthreads > 1 ? nthreads - 1 : 1);
-    if (pool->spin_ns < POOL__SPIN_NS)
-        pool->spin_ns = POOL__SPIN_NS;
+    size_t idlers = nthreads > 1 ? nthreads - 1 : 1;
+    pool->spin_ns = POOL__IDLE_SPIN_NS / idlers;
+    if (idlers > POOL__IDLE_SPIN_WORKERS)
+        pool->spin_ns = pool->spin_ns * POOL__IDLE_SPIN_WORKERS / idlers;
+    if (pool->spin_ns < POOL__IDLE_SPIN_MIN_NS)
+        pool->spin_ns = POOL__IDLE_SPIN_MIN_NS;
     pool->owner = &pool__self;
 
     /* Room for one worker even in a pool of 1: async work starts one. */

@@ -321,6 +321,33 @@ static void tiny_call_budget_spans_the_same_time_on_any_tick_rate(void **state)
 }
 
 /*
+ * Idle workers spin before they sleep, and what they burn in all after a
+ * call is bounded whatever the pool's size: POOL__IDLE_SPIN_NS up to
+ * POOL__IDLE_SPIN_WORKERS workers, less beyond, never under
+ * POOL__IDLE_SPIN_MIN_NS a worker. A pool of 1 has one worker (async work).
+ */
+static void idle_spins_are_bounded_in_all_for_pools_of_any_size(void **state)
+{
+    static const size_t sizes[] = { 1, 2, 3, 9, 10, 16, 32, 64 };
+
+    (void)state;
+    for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
+        pool_t *pool = tu_pool_open(sizes[p]);
+        unsigned long long workers = sizes[p] > 1 ? sizes[p] - 1 : 1;
+        unsigned long long all = pool->spin_ns * workers;
+
+        tu_where("pool_create(%zu): %llu ns a worker", sizes[p], pool->spin_ns);
+        TU_ASSERT_TRUE(pool->spin_ns >= POOL__IDLE_SPIN_MIN_NS);
+        TU_ASSERT_TRUE(all <= POOL__IDLE_SPIN_NS || pool->spin_ns == POOL__IDLE_SPIN_MIN_NS);
+        if (workers > POOL__IDLE_SPIN_WORKERS && pool->spin_ns > POOL__IDLE_SPIN_MIN_NS)
+            TU_ASSERT_TRUE(all <= POOL__IDLE_SPIN_NS * POOL__IDLE_SPIN_WORKERS / workers);
+        if (workers <= POOL__IDLE_SPIN_WORKERS) /* small pools keep the whole spin */
+            TU_ASSERT_TRUE(all > POOL__IDLE_SPIN_NS - workers);
+        pool_destroy(pool);
+    }
+}
+
+/*
  * Calls whose items take no time run on their caller alone, on a pool of 16
  * or 32 as on a pool of 2: what decides is how long the caller's own items
  * took, not how long a shared call took with its helpers coming and going
@@ -579,6 +606,7 @@ int main(int argc, char **argv)
         TU_TEST(failures_follow_serial_contract_on_pools_beyond_the_shares),
         TU_TEST(a_helper_leaving_for_async_work_leaves_no_item_unrun),
         TU_TEST(tiny_call_budget_spans_the_same_time_on_any_tick_rate),
+        TU_TEST(idle_spins_are_bounded_in_all_for_pools_of_any_size),
         TU_TEST(empty_calls_run_on_their_caller_on_pools_of_any_size),
         TU_TEST(a_call_whose_helper_ran_the_long_items_is_not_tiny),
         TU_TEST(a_sleeping_caller_wakes_when_its_last_helper_leaves),
