@@ -48,9 +48,11 @@
  *     and their context switches,
  *     voluntary (it slept) and not. The caller's figure includes the
  *     probe's own reads of /proc.
- *   bench_probe tails [--threads N] [--reps R] [--iters K]
+ *   bench_probe tails [--threads N] [--reps R] [--iters K] [--items M]
  *     W4 on a pool of N (default 16): the triangular items (item i costs
- *     i + 1 units of K/10 iterations, as bench/run.sh's W4) and the
+ *     i + 1 units of K/10 iterations, as bench/run.sh's W4; with M items
+ *     instead of 700, units grow so that the call's work stays the same:
+ *     M = 700 * 2 / 16 gives a pool of 2 the items per thread of 16) and the
  *     Mandelbrot rows, automatic chunks against one item per claim (as
  *     OpenMP dynamic). Per call: its time; the threads' efficiency (their
  *     time in items over N times the call's) and where the rest of that
@@ -285,23 +287,25 @@ static int tails_call(pool_t *pool, int nthreads, pool_for_fn fn, size_t n, size
     return 0;
 }
 
-static int probe_tails(int nthreads, int reps, unsigned long iters)
+static int probe_tails(int nthreads, int reps, unsigned long iters, size_t tri_n)
 {
-    enum { TRI_N = 700 };
     pool_t *pool = pool_create((size_t)nthreads);
     if (pool == NULL)
         return 1;
-    tri_unit = iters / 10 ? iters / 10 : 1;
-    tri_out = must_alloc(TRI_N * sizeof *tri_out);
+    /* Fewer items cost more each: the same work in all. */
+    tri_unit = iters / 10 * 700 * 701 / (tri_n * (tri_n + 1));
+    if (tri_unit == 0)
+        tri_unit = 1;
+    tri_out = must_alloc(tri_n * sizeof *tri_out);
     mandel.height = 700;
     mandel.width = 1050;
     mandel.maxit = 1000;
     mandel.img = must_alloc(mandel.width * mandel.height * sizeof *mandel.img);
     double *v = must_alloc((size_t)reps * TAILS_STATS * sizeof *v), stat[TAILS_STATS];
 
-    printf("# W4 on a pool of %d, %d calls each; a triangular unit is %lu bench_work "
-           "iterations\n",
-           nthreads, reps, tri_unit);
+    printf("# W4 on a pool of %d, %d calls each; %zu triangular items, a unit %lu "
+           "bench_work iterations\n",
+           nthreads, reps, tri_n, tri_unit);
     printf("# eff: the threads' time in items over N x the call's; then the rest of that\n"
            "# time: before each thread's first item, between its items, after its last\n");
     printf("# %-20s %9s %6s %6s %6s %6s %14s %14s %12s %4s\n", "", "call-ms", "eff", "start",
@@ -309,7 +313,7 @@ static int probe_tails(int nthreads, int reps, unsigned long iters)
     for (int w = 0; w < 2; w++)
         for (size_t chunk = 0; chunk <= 1; chunk++) {
             for (int r = 0; r < reps; r++)
-                if (tails_call(pool, nthreads, w ? mandel_row : tri_item, TRI_N, chunk,
+                if (tails_call(pool, nthreads, w ? mandel_row : tri_item, w ? 700 : tri_n, chunk,
                                v + (size_t)r * TAILS_STATS) != 0)
                     return 1;
             for (int s = 0; s < TAILS_STATS; s++) {
@@ -905,6 +909,7 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "";
     const char *system = "poolmap";
     int nthreads = 16;
+    size_t tri_n = 700;
 
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--reps") == 0)
@@ -915,8 +920,10 @@ int main(int argc, char **argv)
             system = argv[i + 1];
         else if (strcmp(argv[i], "--threads") == 0)
             nthreads = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--items") == 0)
+            tri_n = strtoul(argv[i + 1], NULL, 10);
     }
-    if (reps < 1 || iters < 1 || nthreads < 1 || nthreads > PROBE_MAXT ||
+    if (reps < 1 || iters < 1 || nthreads < 1 || nthreads > PROBE_MAXT || tri_n < 1 ||
         (strcmp(system, "poolmap") != 0 && strcmp(system, "pthreadpool") != 0) ||
         (strcmp(mode, "shares") != 0 && strcmp(mode, "claims") != 0 &&
          strcmp(mode, "pair") != 0 && strcmp(mode, "timeline") != 0 &&
@@ -924,7 +931,7 @@ int main(int argc, char **argv)
          strcmp(mode, "idle") != 0 && strcmp(mode, "tails") != 0)) {
         fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|tails|unzip "
                         "[--reps R] [--iters K] [--system poolmap|pthreadpool] "
-                        "[--threads N]\n");
+                        "[--threads N] [--items M]\n");
         return 2;
     }
     if (strcmp(mode, "unzip") == 0)
@@ -937,7 +944,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(mode, "tails") == 0) {
         this_thread(); /* the caller is thread 0 */
-        int rc = probe_tails(nthreads, reps, iters);
+        int rc = probe_tails(nthreads, reps, iters, tri_n);
         if (rc != 0)
             fprintf(stderr, "bench_probe: tails failed\n");
         return rc;
