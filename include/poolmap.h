@@ -24,7 +24,8 @@
  * idle workers poll); items are claimed in chunks with atomic operations,
  * so a blocking call allocates nothing and takes no lock per item or per
  * chunk (an async call allocates its handle once). Idle workers spin briefly (half a millisecond
- * in all), then sleep and use no CPU.
+ * in all at most, or 8 microseconds each where that is more: pools of 64
+ * threads and up), then sleep and use no CPU.
  *
  * A call runs on its caller alone when sharing it cannot pay: on a pool of
  * one thread, for one item or one chunk, and, after a call on the pool that
