@@ -148,8 +148,8 @@ static void queue_unlink(pool_t *pool, struct pool__job *job)
  * count can wrap below 0 in between, while nobody but the caller reads it.
  * Sleeping workers do not poll: after its CAS the caller reads nsleeping,
  * which a worker raises before it looks at the offer a last time and
- * sleeps, with a sequentially consistent fence on each side, so one of
- * them sees the other (wake_workers, worker_sleep).
+ * sleeps, all sequentially consistent, so one of them sees the other
+ * (wake_workers, worker_sleep).
  */
 #define OFFER_BITS ((uintptr_t)63)  /* below the job's 64-byte alignment */
 #define OFFER_COUNT ((uintptr_t)31) /* helpers that took it; full at 31 */
