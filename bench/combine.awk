@@ -7,7 +7,9 @@
 # of its rounds' medians (the mean of the middle two for an even count),
 # with the smallest min and the largest max. A "hangs" or "failed" row is
 # kept once, and then wins over the figures of the same process: a run
-# that hung or failed once is reported so.
+# that hung or failed once is reported so. A "timeout" row (a process too
+# slow for --timeout, which printed some figures first) is kept once too,
+# next to the figures it printed: table.awk shows it where one is missing.
 function sort_num(a, n,   i, j, x) { # insertion sort, a[1..n]
   for (i = 2; i <= n; i++) {
     x = a[i]
@@ -19,6 +21,11 @@ NR == 1 { print; next }
 $5 == "hangs" || $5 == "failed" {
   k = $1 SUBSEP $2 SUBSEP $4
   if (!(k in bad)) { bad[k] = $0; order[++n] = "bad" SUBSEP k }
+  next
+}
+$5 == "timeout" {
+  k = $1 SUBSEP $2 SUBSEP $4
+  if (!(k in slow)) { slow[k] = $0; order[++n] = "slow" SUBSEP k }
   next
 }
 {
@@ -34,6 +41,10 @@ END {
   for (i = 1; i <= n; i++) {
     split(order[i], p, SUBSEP)
     if (p[1] == "bad") { print bad[p[2] SUBSEP p[3] SUBSEP p[4]]; continue }
+    if (p[1] == "slow") {
+      if (!((p[2] SUBSEP p[3] SUBSEP p[4]) in bad)) print slow[p[2] SUBSEP p[3] SUBSEP p[4]]
+      continue
+    }
     k = p[2] SUBSEP p[3] SUBSEP p[4] SUBSEP p[5] SUBSEP p[6]
     if ((p[2] SUBSEP p[3] SUBSEP p[5]) in bad) continue
     c = cnt[k]

@@ -6,8 +6,10 @@
 # as CSV (DIR/results.csv; every round's rows in DIR/rounds.csv), text
 # (DIR/table.txt) and an SVG plot of the speedups (DIR/w4.svg).
 #
-# A run that exceeds the timeout is reported as "hangs" (pthreadpool's W6
-# nests a call on its own pool and deadlocks); that is a result, not an error.
+# A run that exceeds the timeout and printed nothing is reported as "hangs"
+# (pthreadpool's W6 nests a call on its own pool and deadlocks); one that
+# printed some figures first keeps them and reads "timeout" where the rest
+# would be (too slow for --timeout). Either is a result, not an error.
 # A wrong result or a crash is: the table is still printed, and the script
 # then exits 1.
 set -uo pipefail
@@ -169,9 +171,10 @@ other_load() {
 # CSV lines appended to $CSV. With --wait-idle it first waits for idle CPUs,
 # and runs again (3 tries at most, keeping the least disturbed) when other
 # processes took more than 5% of the CPU time meanwhile. A timeout adds a
-# "hangs" row; any other failure a "failed" row, and sets $failed.
+# "hangs" row, or "timeout" when the process printed figures first; any
+# other failure a "failed" row, and sets $failed.
 run_one() {
-  local s=$1 w=$2 tt=$3 exe=$BIN/bench_$1 log try=1 rc secs start p0 p1 other best=101
+  local s=$1 w=$2 tt=$3 exe=$BIN/bench_$1 log try=1 rc secs start p0 p1 other best=101 printed
   local pin=() dw=$2 more=()
   log=$OUT/logs/${s}_${w}_t${tt}.log
   # W5-1cpu: W5 with the whole process on CPU 0, as in a container given one
@@ -208,13 +211,20 @@ run_one() {
   other=$best
   echo "$s $w $tt $other" >>"$OUT/logs/other-load.txt"
   cat "$log.csv" >>"$RAW"
+  printed=$(grep -vc '^#' "$log.csv")
   rm -f "$log.csv" "$log.try"
   if [ $rc -eq 0 ]; then
     printf -- '-- %-11s %-4s threads=%-3s ok (%s s, other load %s%%)\n' "$s" "$w" "$tt" "$secs" "$other" >&2
   elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-    echo "$s,$w,*,$tt,hangs,,,," >>"$RAW"
+    if [ "$printed" -gt 0 ]; then
+      echo "$s,$w,*,$tt,timeout,,,," >>"$RAW"
+      printf -- '-- %-11s %-4s threads=%-3s TIMEOUT (killed after %s s; %s figure(s) kept)\n' \
+        "$s" "$w" "$tt" "$TIMEOUT" "$printed" >&2
+    else
+      echo "$s,$w,*,$tt,hangs,,,," >>"$RAW"
+      printf -- '-- %-11s %-4s threads=%-3s HANGS (killed after %s s)\n' "$s" "$w" "$tt" "$TIMEOUT" >&2
+    fi
     HUNG+=("$s/$w/$tt")
-    printf -- '-- %-11s %-4s threads=%-3s HANGS (killed after %s s)\n' "$s" "$w" "$tt" "$TIMEOUT" >&2
   else
     echo "$s,$w,*,$tt,failed,,,," >>"$RAW"
     printf -- '-- %-11s %-4s threads=%-3s FAILED (exit %s):\n' "$s" "$w" "$tt" "$rc" >&2

@@ -7,7 +7,8 @@
 # time; else the median in the CSV's unit), "vs best" = poolmap's cost / the
 # best peer's cost (OpenMP in any schedule, pthreadpool, TBB; below 1:
 # poolmap is faster), the target, its ratio, and whether it holds. A run
-# that timed out shows "hangs", one that crashed or mismatched "failed".
+# that timed out shows "hangs" (or "timeout" where figures it printed
+# before the timeout are missing), one that crashed or mismatched "failed".
 function fmt(v) {
   if (v == "") return "-"
   if (!isnum(v)) return v
@@ -18,7 +19,7 @@ function fmt(v) {
   return sprintf("%.3g", v)
 }
 function isnum(v) { return v ~ /[0-9]/ && v ~ /^[-+]?[0-9.]+([eE][-+]?[0-9]+)?$/ }
-# The raw cell of system s: a number, "hangs", "failed" or "".
+# The raw cell of system s: a number, "hangs", "timeout", "failed" or "".
 function cell(s, w, v, t,   k) {
   k = s SUBSEP w SUBSEP v SUBSEP t
   if (k in med) return med[k]
@@ -45,7 +46,7 @@ function better(a, b, hib) { # is figure a better than b?
 }
 NR > 1 {
   k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4
-  if ($5 == "hangs" || $5 == "failed") status[k] = $5
+  if ($5 == "hangs" || $5 == "failed" || $5 == "timeout") status[k] = $5
   else { med[k] = $6 + 0; unit[$2 SUBSEP $3] = $9 }
 }
 END {
@@ -139,7 +140,7 @@ END {
         tgt = "<= 1 ms/s"
         if (isnum(pm)) { ratio = pm; ok = (pm <= 1) }
       }
-      if (pm == "hangs" || pm == "failed") ok = 0
+      if (pm == "hangs" || pm == "failed" || pm == "timeout") ok = 0
       okstr = (ok == "") ? (tgt == "-" ? "" : "n/a") : (ok ? "yes" : "NO")
       rs = (ratio == "") ? "" : (ratio ~ /;/ ? ratio : fmt(ratio))
       addrow(w, v, t, u, fmt(F[1]), fmt(pm), fmt(F[3]), fmt(F[4]), fmt(F[5]), fmt(F[6]),

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# bench/test_report.sh - what bench/run.sh's report does with the rows of
+# a run, on a made-up rounds.csv: figures fold into the median of their
+# rounds; a process that timed out after printing some figures keeps them
+# and reads "timeout" where the rest would be; one that printed nothing
+# reads "hangs"; a failed process wins over its figures; a poolmap cell
+# without a figure never holds a target. Run by ctest (bench_report).
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+dir=$(mktemp -d) || exit 1
+trap 'rm -rf "$dir"' EXIT
+fails=0
+expect() { # LABEL PATTERN: the table has a line matching PATTERN
+  if grep -Eq -- "$2" "$dir/table.txt"; then echo "ok: $1"
+  else echo "FAILED: $1 (no line matching: $2)"; fails=1; fi
+}
+cat >"$dir/meta.txt" <<'META'
+# threads: 1 2   reps: 7  iters per 10 us item: 100  smoke: 0  rounds: 3
+META
+cat >"$dir/rounds.csv" <<'CSV'
+system,workload,variant,threads,metric,median,min,max,unit
+serial,W4,tri,1,time,100,99,101,ms
+serial,W4,tri,1,time,102,99,103,ms
+serial,W4,tri,1,time,104,99,105,ms
+serial,W4,mandel,1,time,200,199,201,ms
+poolmap,W4,tri,1,time,50,49,51,ms
+poolmap,W4,tri,1,time,70,49,71,ms
+poolmap,W4,tri,1,time,51,49,52,ms
+poolmap,W4,mandel,2,time,100,99,101,ms
+openmp,W4,tri-static,1,time,100,99,101,ms
+openmp,W4,tri-dynamic,1,time,100,99,101,ms
+openmp,W4,*,1,timeout,,,,
+openmp,W4,*,2,failed,,,,
+openmp,W4,tri-static,2,time,80,79,81,ms
+tbb,W4,tri,1,time,100,99,101,ms
+poolmap,W6,*,2,timeout,,,,
+pthreadpool,W6,*,2,hangs,,,,
+tbb,W6,nested,2,time,1.0,0.9,1.1,ms/call
+CSV
+awk -F, -f "$HERE/combine.awk" "$dir/rounds.csv" >"$dir/results.csv" &&
+  awk -F, -v threads="1 2" -v meta="$dir/meta.txt" -f "$HERE/table.awk" \
+    "$dir/results.csv" >"$dir/table.txt" || { echo "FAILED: the awk scripts"; exit 1; }
+cat "$dir/table.txt"
+# serial 102 (median of 100, 102, 104); poolmap 51 (of 50, 70, 51): 2.00x.
+expect "a figure is the median of its rounds" '^W4 +tri +1 +speedup +1\.00 +2\.00 '
+expect "a timed-out process keeps the figures it printed" \
+  '^W4 +tri +1 +speedup( +[0-9.]+){2} +1\.02 +1\.02 +timeout '
+expect "a failed process wins over its figures" '^W4 +tri +2 +speedup .* failed '
+expect "a process that printed nothing hangs" '^W6 +nested +2 .* hangs '
+expect "a poolmap cell without a figure holds no target" '^W6 +nested +2 +ms/call +- +timeout .* NO$'
+exit $fails
