@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# bench/lease.sh - the measurements of a short lease on a bigger machine, in
+# one command: the drivers built here (bench/run.sh --smoke) with the peers'
+# libraries beside them (bench/libs.sh build-bench/libs), run there without a
+# compiler or network, results packed into one file.
+#
+#   here:  bench/run.sh --smoke && bench/libs.sh build-bench/libs
+#          # optional, for before-and-after rounds: an older build's drivers
+#          git worktree add /tmp/old <commit> && (cd /tmp/old && bench/run.sh --smoke)
+#          mkdir -p build-bench/old && cp /tmp/old/build-bench/bench/bench_poolmap \
+#            /tmp/old/build-bench/bench/bench_probe build-bench/old/
+#   there: bench/lease.sh --out "$OUT" [--old build-bench/old] [--parts "probes ab table"]
+#
+# Parts, in this order (each prints when it starts and ends):
+#   probes  bench_probe idle (at the top thread count), tails (top and half),
+#           arrivals (top), unzip (one thread): seconds each
+#   ab      bench/ab.sh OLD NEW at the top two thread counts: W1,W5 with every
+#           peer, W4,W6 with OpenMP and TBB, idle alone (--rounds, default 3)
+#   table   bench/run.sh --no-build: W1-W6 at 1, 2, 4, ... up to the CPUs,
+#           --timeout 40, then the idle row at the top count (16 CPUs: ~8 min)
+#   idle    the idle row alone at the top count (when the table part ran out of time)
+# Everything goes to build-bench/lease/ and is packed into OUT/lease.tgz
+# (default build-bench) after each part, so that a call killed by its time
+# limit still returns what was done, in one file. On 16 CPUs "probes ab"
+# take about 3 minutes.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+OUT=${OUT:-build-bench}
+OLD=""
+PARTS="probes ab table"
+ROUNDS=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) OUT=${2:?}; shift 2 ;;
+    --old) OLD=${2:?}; shift 2 ;;
+    --parts) PARTS=${2:?}; shift 2 ;;
+    --rounds) ROUNDS=${2:?}; shift 2 ;;
+    *) echo "usage: bench/lease.sh [--out DIR] [--old DIR] [--parts \"probes ab table idle\"] [--rounds K]" >&2
+       exit 2 ;;
+  esac
+done
+
+NEW=build-bench/bench
+[ -x "$NEW/bench_poolmap" ] || { echo "lease.sh: no drivers in $NEW (bench/run.sh --smoke)" >&2; exit 1; }
+if [ -d build-bench/libs ]; then
+  export LD_LIBRARY_PATH=$PWD/build-bench/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  ldconfig -p 2>/dev/null | grep -q 'libstdc++.so.6 ' ||
+    export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$PWD/build-bench/libs/fallback
+fi
+
+R=build-bench/lease
+rm -rf "$R"
+mkdir -p "$R" "$OUT"
+CPUS=$(nproc 2>/dev/null || echo 1)
+HALF=$((CPUS / 2 > 0 ? CPUS / 2 : 1))
+THREADS="1"
+t=2
+while [ $t -le "$CPUS" ]; do THREADS="$THREADS $t"; t=$((t * 2)); done
+case " $THREADS " in *" $CPUS "*) ;; *) THREADS="$THREADS $CPUS" ;; esac
+K=$("$NEW/bench_serial" --calibrate) || exit 1
+{
+  echo "# bench/lease.sh $(date -u '+%Y-%m-%d %H:%M UTC'), K=$K, threads: $THREADS"
+  grep -m1 'model name' /proc/cpuinfo
+  uname -sr
+} | tee "$R/info.txt"
+
+pack() { tar czf "$OUT/lease.tgz" -C build-bench lease; }
+part() { echo "== $1 $(date -u +%H:%M:%S)" | tee -a "$R/info.txt" >&2; }
+
+for p in $PARTS; do
+  part "$p"
+  case "$p" in
+    probes)
+      {
+        "$NEW/bench_probe" idle --threads "$CPUS" --reps 3 --iters "$K"
+        for t in "$CPUS" "$HALF"; do
+          "$NEW/bench_probe" tails --threads "$t" --reps 5 --iters "$K"
+        done
+        "$NEW/bench_probe" arrivals --threads "$CPUS" --reps 3 --iters "$K"
+        "$NEW/bench_probe" unzip --reps 5
+      } >"$R/probes.txt" 2>&1
+      ;;
+    ab)
+      if [ -z "$OLD" ]; then echo "lease.sh: ab needs --old DIR" | tee -a "$R/info.txt" >&2; continue; fi
+      bench/ab.sh "$OLD" "$NEW" --threads "$HALF $CPUS" --workloads W1,W5 --rounds "$ROUNDS" \
+        --peers "openmp pthreadpool tbb" --out "$R/ab-w1w5.csv" >"$R/ab.txt" 2>&1
+      bench/ab.sh "$OLD" "$NEW" --threads "$HALF $CPUS" --workloads W4,W6 --rounds "$ROUNDS" \
+        --peers "openmp tbb" --out "$R/ab-w4w6.csv" >>"$R/ab.txt" 2>&1
+      bench/ab.sh "$OLD" "$NEW" --threads "$CPUS" --workloads idle --rounds "$ROUNDS" \
+        --out "$R/ab-idle.csv" >>"$R/ab.txt" 2>&1
+      ;;
+    table)
+      bench/run.sh --no-build --no-install --threads "$THREADS" \
+        --workloads "W1 W2 W3 W4 W5 W6" --timeout 40 --out "$R/table" >"$R/table.log" 2>&1
+      pack
+      part idle
+      bench/run.sh --no-build --no-install --threads "$CPUS" --workloads idle --timeout 40 \
+        --out "$R/idle" >"$R/idle.log" 2>&1
+      ;;
+    idle)
+      bench/run.sh --no-build --no-install --threads "$CPUS" --workloads idle --timeout 40 \
+        --out "$R/idle" >"$R/idle.log" 2>&1
+      ;;
+    *) echo "lease.sh: unknown part $p" >&2; exit 2 ;;
+  esac
+  pack
+done
+part done
+pack
+cat "$R/info.txt"
+[ -f "$R/ab.txt" ] && grep -v '^--' "$R/ab.txt"
+[ -f "$R/table/table.txt" ] && cat "$R/table/table.txt"
+[ -f "$R/idle/table.txt" ] && cat "$R/idle/table.txt"
+exit 0
