@@ -278,6 +278,13 @@ static void items_a_helper_leaves_behind_unseen_still_run(void **state)
         tu_assert_counts(gap.counts, 0, GAP_N, 1, "item");
     }
     atomic_store(&gap.armed, 0);
+    if (!atomic_load(&gap.fired) && tu_under_valgrind()) {
+        /* No helper reached the steal in 50 calls: under valgrind the
+         * caller often runs every item before the helper is scheduled. */
+        pool_destroy(gap.pool);
+        tu_free(gap.counts);
+        skip();
+    }
     TU_ASSERT_EQ(atomic_load(&gap.fired), 1);
     TU_ASSERT_EQ(atomic_load(&gap.submit_rc), 0);
     TU_ASSERT_EQ(pool_future_wait(gap.task, POOL_FOREVER), 0);

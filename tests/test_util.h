@@ -39,6 +39,16 @@
 #endif
 #endif
 
+/* True under valgrind (its preload libraries are in LD_PRELOAD). Threads
+ * then run one at a time on valgrind's own scheduler: a test whose set-up
+ * needs two threads to meet in a narrow window may find they never do, and
+ * skips rather than fails (it still runs under valgrind for its memory). */
+static inline int tu_under_valgrind(void)
+{
+    const char *preload = getenv("LD_PRELOAD");
+    return preload != NULL && strstr(preload, "vgpreload") != NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Sizes                                                                    */
 /* ------------------------------------------------------------------------ */
