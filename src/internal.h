@@ -168,11 +168,12 @@ struct pool {
 
 /* How long a pool's idle workers spin in all before they sleep (each
  * POOL__IDLE_SPIN_NS / workers; see POOL__IDLE_SPIN_WORKERS for big
- * pools): a call that comes sooner finds them awake. On the 2-core VM a worker that had gone to
- * sleep ran the next Mandelbrot call about 2 % slower (bench_poolmap
- * --workload W4 --threads 2, 8 processes: 158.1 ms median with a 30 us
- * spin, 155.5 with this one). The sum bounds the CPU an idle pool burns
- * after a call (bench/run.sh's idle row: 0.57 ms/s at 2 threads). */
+ * pools): a call that comes sooner finds them awake. On the 2-core VM a
+ * worker that had gone to sleep ran the next Mandelbrot call about 2 %
+ * slower (bench_poolmap --workload W4 --threads 2, 8 processes: 158.1 ms
+ * median with a 30 us spin, 155.5 with this one). The sum bounds the CPU
+ * an idle pool burns after a call (bench/run.sh's idle row: 0.57 ms/s at
+ * 2 threads). */
 #define POOL__IDLE_SPIN_NS 500000ull
 
 /* Beyond this many workers the idle spins shrink faster, in all
