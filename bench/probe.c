@@ -302,6 +302,7 @@ static int probe_tails(int nthreads, int reps, unsigned long iters, size_t tri_n
     mandel.maxit = 1000;
     mandel.img = must_alloc(mandel.width * mandel.height * sizeof *mandel.img);
     double *v = must_alloc((size_t)reps * TAILS_STATS * sizeof *v), stat[TAILS_STATS];
+    double *col = must_alloc((size_t)reps * sizeof *col); /* one statistic's runs */
 
     printf("# W4 on a pool of %d, %d calls each; %zu triangular items, a unit %lu "
            "bench_work iterations\n",
@@ -317,11 +318,9 @@ static int probe_tails(int nthreads, int reps, unsigned long iters, size_t tri_n
                                v + (size_t)r * TAILS_STATS) != 0)
                     return 1;
             for (int s = 0; s < TAILS_STATS; s++) {
-                double *col = must_alloc((size_t)reps * sizeof *col);
                 for (int r = 0; r < reps; r++)
                     col[r] = v[(size_t)r * TAILS_STATS + (size_t)s];
                 stat[s] = median(col, reps);
-                free(col);
             }
             printf("%-22s %9.3f %6.3f %6.3f %6.3f %6.3f %14.1f %14.3f %12.1f %4.0f\n",
                    w ? (chunk ? "mandel, 1 per claim" : "mandel, automatic")
@@ -329,6 +328,7 @@ static int probe_tails(int nthreads, int reps, unsigned long iters, size_t tri_n
                    stat[0], stat[1], stat[2], stat[3], stat[4], stat[5], stat[6], stat[7],
                    stat[8]);
         }
+    free(col);
     free(v);
     free(mandel.img);
     free(tri_out);
@@ -732,7 +732,7 @@ static int idle_item(void *ctx, size_t i)
 static int probe_idle(int nthreads, int reps, unsigned long iters)
 {
     static idle_thread before[IDLE_MAXT], after[IDLE_MAXT];
-    unsigned long long rest[IDLE_MAXT];
+    unsigned long long cpu[IDLE_MAXT]; /* each worker's, sorted */
     pool_t *pool = pool_create((size_t)nthreads);
     if (pool == NULL)
         return 1;
@@ -777,14 +777,14 @@ static int probe_idle(int nthreads, int reps, unsigned long iters)
                 workers += ns;
                 vol += after[i].vol - before[j].vol;
                 invol += after[i].invol - before[j].invol;
-                rest[nw++] = ns;
+                cpu[nw++] = ns;
             }
-        qsort(rest, (size_t)nw, sizeof rest[0], cmp_ull);
+        qsort(cpu, (size_t)nw, sizeof cpu[0], cmp_ull);
         printf("%5d %7.1f %8.1f %9.1f %9.1f %16.1f %6.1f %6.1f %4d %7llu %10llu\n", r,
                (double)caller / 1e3, (double)workers / 1e3, items * 1e6,
                nw ? ((double)workers / 1e3 - items * 1e6) / nw : 0.0,
-               nw ? (double)rest[0] / 1e3 : 0.0, nw ? (double)rest[nw / 2] / 1e3 : 0.0,
-               nw ? (double)rest[nw - 1] / 1e3 : 0.0, ran, vol, invol);
+               nw ? (double)cpu[0] / 1e3 : 0.0, nw ? (double)cpu[nw / 2] / 1e3 : 0.0,
+               nw ? (double)cpu[nw - 1] / 1e3 : 0.0, ran, vol, invol);
     }
     pool_destroy(pool);
     return 0;
@@ -936,38 +936,26 @@ int main(int argc, char **argv)
     }
     if (strcmp(mode, "unzip") == 0)
         return probe_unzip(reps);
-    if (strcmp(mode, "idle") == 0) {
-        int rc = probe_idle(nthreads, reps, iters);
-        if (rc != 0)
-            fprintf(stderr, "bench_probe: idle failed\n");
-        return rc;
-    }
-    if (strcmp(mode, "tails") == 0) {
-        this_thread(); /* the caller is thread 0 */
-        int rc = probe_tails(nthreads, reps, iters, tri_n);
-        if (rc != 0)
-            fprintf(stderr, "bench_probe: tails failed\n");
-        return rc;
-    }
-    if (strcmp(mode, "arrivals") == 0) {
-        this_thread(); /* the caller is thread 0 */
-        int rc = probe_arrivals(system, nthreads, reps, iters);
-        if (rc != 0)
-            fprintf(stderr, "bench_probe: arrivals failed\n");
-        return rc;
-    }
-
-    pool_t *pool = pool_create(2);
-    if (pool == NULL) {
-        fprintf(stderr, "bench_probe: pool_create failed\n");
-        return 1;
-    }
     this_thread(); /* the caller is thread 0 */
-    int rc = strcmp(mode, "shares") == 0     ? probe_shares(pool, reps)
+    int rc;
+    if (strcmp(mode, "idle") == 0) { /* the modes that make their own pool of N */
+        rc = probe_idle(nthreads, reps, iters);
+    } else if (strcmp(mode, "tails") == 0) {
+        rc = probe_tails(nthreads, reps, iters, tri_n);
+    } else if (strcmp(mode, "arrivals") == 0) {
+        rc = probe_arrivals(system, nthreads, reps, iters);
+    } else {
+        pool_t *pool = pool_create(2);
+        if (pool == NULL) {
+            fprintf(stderr, "bench_probe: pool_create failed\n");
+            return 1;
+        }
+        rc = strcmp(mode, "shares") == 0     ? probe_shares(pool, reps)
              : strcmp(mode, "pair") == 0     ? probe_pair(pool, reps)
              : strcmp(mode, "timeline") == 0 ? probe_timeline(pool, system, reps, iters)
                                              : probe_claims(pool, reps, iters);
-    pool_destroy(pool);
+        pool_destroy(pool);
+    }
     if (rc != 0)
         fprintf(stderr, "bench_probe: %s failed\n", mode);
     return rc;
