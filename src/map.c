@@ -153,7 +153,7 @@ static void job_init(struct pool__job *job, size_t n, const pool_opts *opts)
 
 /* ---- bodies ------------------------------------------------------------ */
 
-static int map_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
+POOL__CODE_ALIGNED static int map_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     pool_map_fn fn = job->fn.map;
     void *ctx = job->ctx;
@@ -184,7 +184,7 @@ static int map_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
     return rc;
 }
 
-static int for_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
+POOL__CODE_ALIGNED static int for_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     pool_for_fn fn = job->fn.each;
     void *ctx = job->ctx;
@@ -200,7 +200,7 @@ static int for_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
     return rc;
 }
 
-static int range_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
+POOL__CODE_ALIGNED static int range_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     int rc = job->fn.range(job->ctx, b, e);
     *stop = rc ? b : e;
@@ -216,7 +216,7 @@ static int range_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
  * stores. Returns false, having written nothing, when the columns are not
  * all such (empty ones, whose dst may be NULL, are skipped). One column
  * alone is written the same way (see scatter_column). */
-static bool scatter_fused(const pool_column *cols, size_t nc, const char *tuples,
+POOL__CODE_ALIGNED static bool scatter_fused(const pool_column *cols, size_t nc, const char *tuples,
                           size_t stride, size_t count, size_t first)
 {
 #if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
@@ -269,7 +269,7 @@ static bool scatter_fused(const pool_column *cols, size_t nc, const char *tuples
 /* Copy one column of `count` tuples starting at `tuples` into dst. The
  * common member sizes get word copies (see pool__u64) or a constant-size
  * memcpy, both one load and one store per element. */
-static void scatter_column(const pool_column *c, const char *tuples, size_t tuple_size,
+POOL__CODE_ALIGNED static void scatter_column(const pool_column *c, const char *tuples, size_t tuple_size,
                            size_t count, size_t first, bool stream)
 {
     if (c->size == 0)
@@ -368,7 +368,7 @@ static void scatter(const struct pool__job *job, const char *tuples, size_t stri
         scatter_column(&job->columns[k], tuples, stride, count, first, stream);
 }
 
-static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
+POOL__CODE_ALIGNED static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     *stop = e;
     bool stream = scatter_streams(job);
@@ -389,7 +389,7 @@ static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
     return 0;
 }
 
-static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
+POOL__CODE_ALIGNED static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     /* Scratch tuples `stride` apart, each aligned for any type. */
     _Alignas(max_align_t) char buf[POOL_TUPLE_MAX];
