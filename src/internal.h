@@ -127,6 +127,7 @@ struct pool {
     /* POOL__TINY_NS in pool__ticks, measured while the workers started:
      * the time-stamp counter's rate differs from machine to machine. */
     unsigned long long tiny_ticks;
+    unsigned long long claim_ticks; /* POOL__CLAIM_NS, likewise */
     unsigned long long spin_ns; /* an idle worker's, see POOL__IDLE_SPIN_NS */
     size_t nworkers; /* started (a pool of 1 starts one for async work) */
     pthread_t *workers;
@@ -191,6 +192,22 @@ struct pool {
 /* A blocking call shorter than this runs faster on its caller alone than
  * shared (see job_run_parallel). */
 #define POOL__TINY_NS 750ull
+
+/* Once a thread has timed a chunk of a call, its claims from its own share
+ * hold at most this much work at that chunk's rate (at least one item).
+ * Nobody can steal a claim, so it bounds how long the others wait at the
+ * end of a call for the last claims of costly items: on 16 threads of a
+ * Xeon VM claims of an eighth of a share (two or three items of 0.7 ms at
+ * W4's triangular end) ended the threads 1.4 ms apart, one item per claim
+ * 0.76 ms (bench_probe tails). The cap at 16 threads is unmeasured:
+ * 250 us makes those claims single items as well. Cheap items still come
+ * in claims of this much time, a few dozen more per thread than an eighth
+ * at a time gives to W2's 10^7 items on 2 threads: a claim costs a CAS on
+ * the thread's own line, a tick read or two and the body's set-up (for a
+ * streamed unzip, a store fence), well under a thousandth of it. On 2
+ * threads 100 us seemed to cost W2's map_unzip 2 % (within the noise of
+ * 10-16 processes each way), so the cap is no smaller than needed. */
+#define POOL__CLAIM_NS 250000ull
 
 /* One finished chunk, kept for pool_future_next() (POOL_ASYNC_CHUNKS). */
 struct pool__record {

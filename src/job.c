@@ -64,8 +64,9 @@ struct pool__turn {
     size_t skipped; /* lowest item claimed but skipped, or POOL_NO_INDEX */
     bool left;      /* left for the other lane, maybe with items in its slot */
     size_t ran;     /* items it ran */
-    /* Ticks spent in its chunks (see job_run_parallel's tiny estimate). */
-    unsigned long long busy;
+    /* Ticks spent in its timed chunks (see job_run_parallel's tiny
+     * estimate), and in the last of them. */
+    unsigned long long busy, last;
 };
 
 /* ---- queue (pool->lock held) ------------------------------------------ */
@@ -328,13 +329,14 @@ static void job_split(struct pool__job *job, struct pool__slot *slots, unsigned 
 }
 
 /* Claim the front of the thread's own slot: an eighth of what is left, at
- * least min_chunk. A claim cannot be stolen once made: halves left a
- * Mandelbrot call waiting up to 10 ms on one thread's first claim of the
- * costly middle rows (2 threads); eighths kept the wait under about 1 ms,
- * and an uncontended claim costs little more than a load. */
+ * least min_chunk, at most `cap` items (see claim_cap). A claim cannot be
+ * stolen once made: halves left a Mandelbrot call waiting up to 10 ms on
+ * one thread's first claim of the costly middle rows (2 threads); eighths
+ * kept the wait under about 1 ms, and an uncontended claim costs little
+ * more than a load. */
 #define POOL__OWN_DIV 8
-static bool slot_claim(const struct pool__job *job, struct pool__slot *s, size_t *b,
-                       size_t *e, bool *last)
+static bool slot_claim(const struct pool__job *job, struct pool__slot *s, size_t cap,
+                       size_t *b, size_t *e, bool *last)
 {
     uint64_t cur = pool__load_relaxed(&s->range);
     size_t lo, hi;
@@ -343,6 +345,8 @@ static bool slot_claim(const struct pool__job *job, struct pool__slot *s, size_t
         size_t c = (hi - lo) / POOL__OWN_DIV;
         if (c < job->min_chunk)
             c = job->min_chunk;
+        if (c > cap)
+            c = cap;
         if (c > hi - lo)
             c = hi - lo;
         if (pool__cas_weak_relaxed(&s->range, &cur, SLOT_PACK(lo + c, SLOT_END(cur)))) {
@@ -497,23 +501,43 @@ static int job_chunk(struct pool__job *job, size_t b, size_t e, size_t *stop)
     return rc;
 }
 
-/* job_chunk for a turn: counts the items that ran. Timed (the caller's
- * chunks, a helper's first, its largest): adds the ticks they took to the
+/* job_chunk for a turn: counts the items that ran, and times the chunk
+ * into turn->last. `exact` (the caller's chunks, a helper's first, its
+ * largest) reads the tick counter before and after: adds the time to the
  * turn (the caller's estimate of a tiny call, see job_run_parallel) and
- * flags a chunk longer than the tiny-call budget. */
+ * flags a chunk longer than the tiny-call budget. Otherwise, with a
+ * `clock` (calls with slots, for claim_cap), one read after: the time
+ * since the last read, the claim included. *clock is that read. */
 static int turn_chunk(const pool_t *pool, struct pool__job *job, size_t b, size_t e,
-                      size_t *stop, struct pool__turn *turn, bool timed)
+                      size_t *stop, struct pool__turn *turn, bool exact,
+                      unsigned long long *clock)
 {
-    unsigned long long t0 = timed ? pool__ticks() : 0;
+    unsigned long long t0 = exact ? pool__ticks() : clock != NULL ? *clock : 0;
     int rc = job_chunk(job, b, e, stop);
-    if (timed) {
-        unsigned long long t = pool__ticks() - t0;
-        turn->busy += t;
-        if (t > pool->tiny_ticks && !pool__load_relaxed(&job->long_chunk))
-            pool__store_relaxed(&job->long_chunk, true);
+    if (exact || clock != NULL) {
+        unsigned long long now = pool__ticks(), t = now - t0;
+        turn->last = t;
+        if (clock != NULL)
+            *clock = now;
+        if (exact) {
+            turn->busy += t;
+            if (t > pool->tiny_ticks && !pool__load_relaxed(&job->long_chunk))
+                pool__store_relaxed(&job->long_chunk, true);
+        }
     }
     turn->ran += *stop - b;
     return rc;
+}
+
+/* Items a claim of the thread's own slot may hold, from its last chunk:
+ * `ran` items in `ticks`. As many as that rate runs in pool->claim_ticks
+ * (POOL__CLAIM_NS), at least one. */
+static size_t claim_cap(const pool_t *pool, size_t ran, unsigned long long ticks)
+{
+    if (ticks == 0)
+        return SIZE_MAX;
+    unsigned long long cap = (unsigned long long)ran * pool->claim_ticks / ticks;
+    return cap == 0 ? 1 : cap < SIZE_MAX ? (size_t)cap : SIZE_MAX;
 }
 
 /* job_work with slots: the thread's own slot first, then steals. A failure
@@ -524,12 +548,13 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__slot *mine = slot < job->nslots ? &job->slots[slot] : NULL;
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
-    size_t b, e, stop;
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, 0 };
+    size_t b, e, stop, cap = SIZE_MAX; /* no chunk timed yet */
+    unsigned long long clock = 0; /* set by the first chunk, which is exact */
 
     for (;;) {
         bool last;
-        bool own = mine != NULL && slot_claim(job, mine, &b, &e, &last);
+        bool own = mine != NULL && slot_claim(job, mine, cap, &b, &e, &last);
         if (slot == 0 && (!own || last)) /* the caller's share is all claimed */
             offer_withdraw_if_all_in(pool, job);
         if (!own) {
@@ -556,7 +581,12 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
                 continue;
             }
         }
-        int rc = turn_chunk(pool, job, b, e, &stop, &turn, !may_leave || turn.ran == 0);
+        /* Every chunk timed, so that claims hold at most about
+         * POOL__CLAIM_NS of items each. */
+        int rc = turn_chunk(pool, job, b, e, &stop, &turn, !may_leave || turn.ran == 0,
+                            &clock);
+        if (stop > b)
+            cap = claim_cap(pool, stop - b, turn.last);
         if (rc != 0) {
             /* Lower than any earlier failure of this thread: claims stay
              * below stop_at. */
@@ -583,7 +613,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__frame frame = { pool, pool__frames };
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, 0 };
     size_t b, e, stop;
 
     pool__frames = &frame;
@@ -599,7 +629,8 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
             turn.skipped = b;
             break;
         }
-        turn.rc = turn_chunk(pool, job, b, e, &stop, &turn, !may_leave || turn.ran == 0);
+        turn.rc = turn_chunk(pool, job, b, e, &stop, &turn, !may_leave || turn.ran == 0,
+                             NULL);
         if (turn.rc != 0) {
             turn.failed = stop;
             job_stop_at(job, stop);
@@ -757,7 +788,7 @@ static void job_join(pool_t *pool, struct pool__job *job)
 
 static int job_run_parallel(pool_t *pool, struct pool__job *job)
 {
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, 0 };
     struct pool__slot slots[POOL__MAX_SLOTS];
     unsigned long long start = pool__ticks();
     /* A fixed chunk above min_chunk would be run whole before the check. */

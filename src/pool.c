@@ -171,6 +171,7 @@ pool_t *pool_create(size_t nthreads)
     atomic_init(&pool->owner_busy, false);
     atomic_init(&pool->tiny_calls, false);
     pool->tiny_ticks = POOL__TINY_NS; /* a pool of 1 never shares a call */
+    pool->claim_ticks = POOL__CLAIM_NS;
     /* A pool of 1 starts one worker for async work. */
     size_t idlers = nthreads > 1 ? nthreads - 1 : 1;
     pool->spin_ns = POOL__IDLE_SPIN_NS / idlers;
@@ -204,8 +205,10 @@ pool_t *pool_create(size_t nthreads)
         errno = EAGAIN;
         return NULL;
     }
-    if (nthreads > 1)
+    if (nthreads > 1) {
         pool->tiny_ticks = tiny_ticks_since(t0, ns0);
+        pool->claim_ticks = pool->tiny_ticks * POOL__CLAIM_NS / POOL__TINY_NS;
+    }
     return pool;
 }
 
