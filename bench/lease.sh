@@ -12,8 +12,9 @@
 #   there: bench/lease.sh --out "$OUT" [--old build-bench/old] [--parts "probes ab table"]
 #
 # Parts, in this order (each prints when it starts and ends):
-#   probes  bench_probe idle (at the top thread count), tails (top and half),
-#           arrivals (top), unzip (one thread): seconds each
+#   probes  bench_probe idle (at the top thread count), tails (top and half;
+#           with --old, the old build's too), arrivals (top), unzip (one
+#           thread): seconds each
 #   ab      bench/ab.sh OLD NEW at the top two thread counts: W1,W5 with every
 #           peer, W4,W6 with OpenMP and TBB, idle alone (--rounds, default 3)
 #   table   bench/run.sh --no-build: W1-W6 at 1, 2, 4, ... up to the CPUs,
@@ -76,6 +77,10 @@ for p in $PARTS; do
         "$NEW/bench_probe" idle --threads "$CPUS" --reps 3 --iters "$K"
         for t in "$CPUS" "$HALF"; do
           "$NEW/bench_probe" tails --threads "$t" --reps 5 --iters "$K"
+          if [ -n "$OLD" ] && [ -x "$OLD/bench_probe" ]; then
+            echo "# the same, the --old build's bench_probe"
+            "$OLD/bench_probe" tails --threads "$t" --reps 5 --iters "$K"
+          fi
         done
         "$NEW/bench_probe" arrivals --threads "$CPUS" --reps 3 --iters "$K"
         "$NEW/bench_probe" unzip --reps 5
