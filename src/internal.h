@@ -204,9 +204,8 @@ struct pool {
  * in claims of this much time, a few dozen more per thread than an eighth
  * at a time gives to W2's 10^7 items on 2 threads: a claim costs a CAS on
  * the thread's own line, a tick read or two and the body's set-up (for a
- * streamed unzip, a store fence), well under a thousandth of it. On 2
- * threads 100 us seemed to cost W2's map_unzip 2 % (within the noise of
- * 10-16 processes each way), so the cap is no smaller than needed. */
+ * streamed unzip, a store fence), well under a thousandth of it. A
+ * smaller cap would only add claims to calls of cheap items. */
 #define POOL__CLAIM_NS 250000ull
 
 /* One finished chunk, kept for pool_future_next() (POOL_ASYNC_CHUNKS). */

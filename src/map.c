@@ -544,7 +544,12 @@ static POOL__NOINLINE int for_parallel(pool_t *pool, size_t n, pool_for_fn fn, v
 }
 
 /* pool_map_ex and pool_for_ex, inlined into their plain forms too: with
- * opts a constant NULL there, the smallest calls skip its tests. */
+ * opts a constant NULL there, the smallest calls skip its tests. The four
+ * public functions hold the in-place loops, hence POOL__CODE_ALIGNED: when
+ * the bodies above were aligned, pool_map moved from a line's start to 48
+ * bytes into one and W2's map_fnptr at 1 thread went from 1.21-1.24 ns
+ * an item to 1.20-1.67 (bench/ab.sh, 12 rounds: 11 of old's processes
+ * within 1.21-1.24, 6 of new's above 1.29). */
 static POOL__INLINE int map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in,
                                size_t in_size, void *out, size_t out_size, size_t n,
                                pool_opts *opts)
@@ -563,13 +568,13 @@ static POOL__INLINE int map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const vo
     return in_place(pool, how, map_loop, &l, opts);
 }
 
-int pool_map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
+POOL__CODE_ALIGNED int pool_map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
                 void *out, size_t out_size, size_t n, pool_opts *opts)
 {
     return map_ex(pool, fn, ctx, in, in_size, out, out_size, n, opts);
 }
 
-int pool_map(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
+POOL__CODE_ALIGNED int pool_map(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
              void *out, size_t out_size, size_t n)
 {
     return map_ex(pool, fn, ctx, in, in_size, out, out_size, n, NULL);
@@ -593,12 +598,12 @@ static POOL__INLINE int for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx
     return in_place(pool, how, for_loop, &l, opts);
 }
 
-int pool_for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx, pool_opts *opts)
+POOL__CODE_ALIGNED int pool_for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx, pool_opts *opts)
 {
     return for_ex(pool, n, fn, ctx, opts);
 }
 
-int pool_for(pool_t *pool, size_t n, pool_for_fn fn, void *ctx)
+POOL__CODE_ALIGNED int pool_for(pool_t *pool, size_t n, pool_for_fn fn, void *ctx)
 {
     return for_ex(pool, n, fn, ctx, NULL);
 }

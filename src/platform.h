@@ -59,11 +59,10 @@ typedef uint64_t pool__u64 __attribute__((may_alias, aligned(1)));
  * cache line, so where its loops fall in the instruction fetch windows is
  * fixed by its own code, not by the size of whatever the linker put
  * before it. On the 2-core EPYC VM, W2's map_unzip took 1.44-1.60 ns an
- * item instead of 1.11-1.15 after a change in job.c moved map.c's
- * functions by 144 bytes (bench_poolmap --workload W2 --threads 2, three
- * processes each way); built with -falign-functions=64, 1.17-1.19
- * against 1.11-1.25, and with this on map.c's bodies, 1.20-1.25 against
- * 1.17-1.31.
+ * item instead of 1.11-1.17 after a change in job.c moved map.c's
+ * functions by 144 bytes (bench_poolmap --workload W2 --threads 2, six
+ * processes each way). Alignment makes the place stable, not good: that
+ * loop then needed a rewrite (see scatter_column).
  */
 #if defined(__GNUC__)
 #define POOL__INLINE inline __attribute__((always_inline))
