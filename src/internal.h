@@ -197,10 +197,11 @@ struct pool {
  * hold at most this much work at that chunk's rate (at least one item).
  * Nobody can steal a claim, so it bounds how long the others wait at the
  * end of a call for the last claims of costly items: on 16 threads of a
- * Xeon VM claims of an eighth of a share (two or three items of 0.7 ms at
- * W4's triangular end) ended the threads 1.4 ms apart, one item per claim
- * 0.76 ms (bench_probe tails). The cap at 16 threads is unmeasured:
- * 250 us makes those claims single items as well. Cheap items still come
+ * Xeon VM, with claims of an eighth of a share, W4's triangular calls ended
+ * the threads 1.4 ms apart, with one item per claim 0.76 ms (bench_probe
+ * tails; the last claims likely held two or three items of 0.7 ms, an
+ * inference from the spread). The cap at 16 threads is unmeasured: 250 us
+ * makes those claims single items as well. Cheap items still come
  * in claims of this much time, a few dozen more per thread than an eighth
  * at a time gives to W2's 10^7 items on 2 threads: a claim costs a CAS on
  * the thread's own line, a tick read or two and the body's set-up (for a

@@ -153,7 +153,8 @@ static void job_init(struct pool__job *job, size_t n, const pool_opts *opts)
 
 /* ---- bodies ------------------------------------------------------------ */
 
-POOL__CODE_ALIGNED static int map_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
+POOL__CODE_ALIGNED
+static int map_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     pool_map_fn fn = job->fn.map;
     void *ctx = job->ctx;
@@ -184,7 +185,8 @@ POOL__CODE_ALIGNED static int map_body(struct pool__job *job, size_t b, size_t e
     return rc;
 }
 
-POOL__CODE_ALIGNED static int for_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
+POOL__CODE_ALIGNED
+static int for_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     pool_for_fn fn = job->fn.each;
     void *ctx = job->ctx;
@@ -200,7 +202,8 @@ POOL__CODE_ALIGNED static int for_body(struct pool__job *job, size_t b, size_t e
     return rc;
 }
 
-POOL__CODE_ALIGNED static int range_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
+POOL__CODE_ALIGNED
+static int range_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     int rc = job->fn.range(job->ctx, b, e);
     *stop = rc ? b : e;
@@ -216,7 +219,8 @@ POOL__CODE_ALIGNED static int range_body(struct pool__job *job, size_t b, size_t
  * stores. Returns false, having written nothing, when the columns are not
  * all such (empty ones, whose dst may be NULL, are skipped). One column
  * alone is written by scatter_column's own loop. */
-POOL__CODE_ALIGNED static bool scatter_fused(const pool_column *cols, size_t nc, const char *tuples,
+POOL__CODE_ALIGNED
+static bool scatter_fused(const pool_column *cols, size_t nc, const char *tuples,
                           size_t stride, size_t count, size_t first)
 {
 #if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
@@ -269,9 +273,9 @@ POOL__CODE_ALIGNED static bool scatter_fused(const pool_column *cols, size_t nc,
 /* Copy one column of `count` tuples starting at `tuples` into dst. The
  * common member sizes get word copies (see pool__u64) or a constant-size
  * memcpy, both one load and one store per element. */
-POOL__CODE_ALIGNED static void scatter_column(const pool_column *c, const char *tuples,
-                                              size_t tuple_size, size_t count, size_t first,
-                                              bool stream)
+POOL__CODE_ALIGNED
+static void scatter_column(const pool_column *c, const char *tuples, size_t tuple_size,
+                           size_t count, size_t first, bool stream)
 {
     if (c->size == 0)
         return; /* dst may be NULL: no arithmetic on it */
@@ -280,9 +284,10 @@ POOL__CODE_ALIGNED static void scatter_column(const pool_column *c, const char *
 #if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
     if (stream && c->size == 8 && (uintptr_t)dst % 8 == 0) {
         /* Peel one item if need be, then the rest in 16-byte stores, with
-         * no test in the loop: its time ran from 1.12 to 1.48 ns an item
-         * of W2's map_unzip as its place in the code moved, when it tested
-         * each pair's alignment (scatter_fused's loop, for any columns). */
+         * no test in the loop. When it tested each pair's alignment
+         * (scatter_fused's loop, for any columns), W2's map_unzip went from
+         * 1.11-1.17 ns an item to 1.44-1.60 as its place in the code moved
+         * (BENCHMARKS.md, "Code that stays where it is"). */
         size_t i = 0;
 #define POOL__SRC(i) (*(const pool__u64 *)(const void *)(src + (i)*tuple_size))
         if (count > 0 && (uintptr_t)dst % 16 != 0)
@@ -383,7 +388,8 @@ static void scatter(const struct pool__job *job, const char *tuples, size_t stri
         scatter_column(&job->columns[k], tuples, stride, count, first, stream);
 }
 
-POOL__CODE_ALIGNED static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
+POOL__CODE_ALIGNED
+static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     *stop = e;
     bool stream = scatter_streams(job);
@@ -404,7 +410,8 @@ POOL__CODE_ALIGNED static int unzip_body(struct pool__job *job, size_t b, size_t
     return 0;
 }
 
-POOL__CODE_ALIGNED static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
+POOL__CODE_ALIGNED
+static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     /* Scratch tuples `stride` apart, each aligned for any type. */
     _Alignas(max_align_t) char buf[POOL_TUPLE_MAX];
@@ -547,9 +554,9 @@ static POOL__NOINLINE int for_parallel(pool_t *pool, size_t n, pool_for_fn fn, v
  * opts a constant NULL there, the smallest calls skip its tests. The four
  * public functions hold the in-place loops, hence POOL__CODE_ALIGNED: when
  * the bodies above were aligned, pool_map moved from a line's start to 48
- * bytes into one and W2's map_fnptr at 1 thread went from 1.21-1.24 ns
- * an item to 1.20-1.67 (bench/ab.sh, 12 rounds: 11 of old's processes
- * within 1.21-1.24, 6 of new's above 1.29). */
+ * bytes into one, and W2's map_fnptr at 1 thread went from 1.20-1.24 ns an
+ * item (11 of 12 processes) to 1.20-1.67 (6 of 12 above 1.29; bench/ab.sh,
+ * 12 rounds). */
 static POOL__INLINE int map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in,
                                size_t in_size, void *out, size_t out_size, size_t n,
                                pool_opts *opts)
@@ -568,13 +575,15 @@ static POOL__INLINE int map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const vo
     return in_place(pool, how, map_loop, &l, opts);
 }
 
-POOL__CODE_ALIGNED int pool_map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
+POOL__CODE_ALIGNED
+int pool_map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
                 void *out, size_t out_size, size_t n, pool_opts *opts)
 {
     return map_ex(pool, fn, ctx, in, in_size, out, out_size, n, opts);
 }
 
-POOL__CODE_ALIGNED int pool_map(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
+POOL__CODE_ALIGNED
+int pool_map(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size_t in_size,
              void *out, size_t out_size, size_t n)
 {
     return map_ex(pool, fn, ctx, in, in_size, out, out_size, n, NULL);
@@ -598,12 +607,14 @@ static POOL__INLINE int for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx
     return in_place(pool, how, for_loop, &l, opts);
 }
 
-POOL__CODE_ALIGNED int pool_for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx, pool_opts *opts)
+POOL__CODE_ALIGNED
+int pool_for_ex(pool_t *pool, size_t n, pool_for_fn fn, void *ctx, pool_opts *opts)
 {
     return for_ex(pool, n, fn, ctx, opts);
 }
 
-POOL__CODE_ALIGNED int pool_for(pool_t *pool, size_t n, pool_for_fn fn, void *ctx)
+POOL__CODE_ALIGNED
+int pool_for(pool_t *pool, size_t n, pool_for_fn fn, void *ctx)
 {
     return for_ex(pool, n, fn, ctx, NULL);
 }
