@@ -482,14 +482,6 @@ static int count_for(void *ctx, size_t i)
     return 0;
 }
 
-static int count_range(void *ctx, size_t begin, size_t end)
-{
-    (void)begin;
-    (void)end;
-    tu_bump(ctx);
-    return 0;
-}
-
 static void zero_items_call_nothing_and_return_zero(void **state)
 {
     static const size_t specs[] = { TU_NULL_POOL, 1, 2, 4 };
@@ -511,8 +503,8 @@ static void zero_items_call_nothing_and_return_zero(void **state)
         TU_ASSERT_EQ(pool_for(pool, 0, count_for, &calls), 0);
         TU_ASSERT_EQ(pool_for_ex(pool, 0, count_for, &calls, &o), 0);
         TU_ASSERT_EQ(o.failed_index, POOL_NO_INDEX);
-        TU_ASSERT_EQ(pool_for_range(pool, 0, count_range, &calls), 0);
-        TU_ASSERT_EQ(pool_for_range_ex(pool, 0, count_range, &calls, &o), 0);
+        TU_ASSERT_EQ(pool_for_range(pool, 0, tu_count_ranges, &calls), 0);
+        TU_ASSERT_EQ(pool_for_range_ex(pool, 0, tu_count_ranges, &calls, &o), 0);
         TU_ASSERT_EQ(o.failed_index, POOL_NO_INDEX);
         TU_ASSERT_EQ(pool_unzip(pool, NULL, 4, 0, &col, 1), 0);
         TU_ASSERT_EQ(pool_unzip(pool, NULL, 4, 0, NULL, 0), 0);

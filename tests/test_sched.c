@@ -647,14 +647,6 @@ static int logged_range(void *ctx, size_t b, size_t e)
     return 0;
 }
 
-static int counted_range(void *ctx, size_t b, size_t e)
-{
-    (void)b;
-    (void)e;
-    tu_bump(ctx);
-    return 0;
-}
-
 static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **state)
 {
     static const size_t sizes[] = { 2, 3, 16 };
@@ -693,7 +685,7 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
         atomic_uint count = 0;
         n = (size_t)1 << 20;
         tu_where("pool_create(%zu), %zu empty items", sizes[p], n);
-        TU_ASSERT_EQ(pool_for_range(pool, n, counted_range, &count), 0);
+        TU_ASSERT_EQ(pool_for_range(pool, n, tu_count_ranges, &count), 0);
         TU_ASSERT_TRUE(atomic_load(&count) <= n / 64);
         pool_destroy(pool);
     }
