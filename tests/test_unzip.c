@@ -527,7 +527,8 @@ static void map_unzip_fills_tuples_of_pool_tuple_max_bytes(void **state)
  * any chunk boundary, for an 8-byte column that starts off a 16-byte
  * boundary next to one that starts on it, empty columns first and among them, a
  * 4-byte column, an odd count, and the map-and-unzip with a failing item
- * (columns right below it).
+ * (columns right below it), also into 8-byte columns only, which it writes
+ * a tuple at a time (map_unzip_words).
  */
 typedef struct wide {
     uint64_t a, b;
@@ -626,6 +627,32 @@ static void columns_beyond_the_caches_come_out_right(void **state)
                                     cols, 3, &o), 7);
         TU_ASSERT_EQ(o.failed_index, fail_at);
         check_wide_columns(a, b, c, fail_at);
+
+        tu_where("pool_map_unzip of %zu items into 8-byte columns, %s", n,
+                 tu_pool_name(specs[p]));
+        memset(a, 0, n * sizeof *a);
+        memset(b, 0, n * sizeof *b);
+        TU_ASSERT_EQ(pool_map_unzip(pool, wide_item, &no_fail, in, sizeof *in, sizeof(wide),
+                                    n - 1, cols8, 4, NULL), 0);
+        for (i = 0; i < n - 1; i++)
+            if (a[i] != wide_a(i) || b[i] != wide_b(i))
+                fail_msg("%s: item %zu wrong", tu_where_buf(), i);
+        TU_ASSERT_EQ(a[n - 1], 0);
+        TU_ASSERT_EQ(b[n - 1], 0);
+
+        tu_where("pool_map_unzip of %zu items into 8-byte columns failing at %zu, %s", n,
+                 fail_at, tu_pool_name(specs[p]));
+        memset(a, 0, n * sizeof *a);
+        memset(b, 0, n * sizeof *b);
+        o.failed_index = 0;
+        TU_ASSERT_EQ(pool_map_unzip(pool, wide_item, &fail_at, in, sizeof *in, sizeof(wide), n,
+                                    cols8, 4, &o), 7);
+        TU_ASSERT_EQ(o.failed_index, fail_at);
+        for (i = 0; i < fail_at; i++)
+            if (a[i] != wide_a(i) || b[i] != wide_b(i))
+                fail_msg("%s: item %zu wrong", tu_where_buf(), i);
+        TU_ASSERT_EQ(a[fail_at], 0); /* the failing item's tuple is not written */
+        TU_ASSERT_EQ(b[fail_at], 0);
         pool_destroy(pool);
     }
     tu_free(c);
@@ -633,6 +660,64 @@ static void columns_beyond_the_caches_come_out_right(void **state)
     tu_free(a_mem);
     tu_free(in);
     tu_free(t);
+}
+
+/*
+ * Streamed 8-byte columns are written a tuple at a time for up to 8
+ * columns (map_unzip_words, src/map.c) and in blocks beyond: 8 and 9
+ * columns of 64 MiB and more in all give the same answer.
+ */
+#define NINE 9
+typedef struct nine {
+    uint64_t v[NINE];
+} nine;
+
+#define NINE_N ((size_t)(64u << 20) / 64 + 3) /* 8 columns: 64 bytes an item */
+
+static uint64_t nine_value(size_t i, size_t k) { return i * 0x9E3779B97F4A7C15u + k; }
+
+static int nine_item(void *ctx, const void *in, void *out)
+{
+    size_t i = *(const uint32_t *)in;
+    nine *t = out;
+    (void)ctx;
+    for (size_t k = 0; k < NINE; k++)
+        t->v[k] = nine_value(i, k);
+    return 0;
+}
+
+static void map_unzip_into_eight_and_nine_streamed_columns(void **state)
+{
+    size_t n = NINE_N, i, k, p;
+    uint32_t *in = tu_malloc(n * sizeof *in);
+    uint64_t *mem = tu_malloc(NINE * n * sizeof *mem);
+
+    (void)state;
+    for (i = 0; i < n; i++)
+        in[i] = (uint32_t)i;
+    for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
+        pool_t *pool = tu_pool_open(pool_specs[p]);
+        for (size_t nc = NINE - 1; nc <= NINE; nc++) {
+            pool_column cols[NINE];
+            for (k = 0; k < nc; k++) {
+                cols[k].offset = offsetof(nine, v) + k * sizeof(uint64_t);
+                cols[k].size = sizeof(uint64_t);
+                cols[k].dst = mem + k * n;
+            }
+            tu_where("pool_map_unzip of %zu items into %zu 8-byte columns, %s", n, nc,
+                     tu_pool_name(pool_specs[p]));
+            memset(mem, 0, NINE * n * sizeof *mem);
+            TU_ASSERT_EQ(pool_map_unzip(pool, nine_item, NULL, in, sizeof *in, sizeof(nine), n,
+                                        cols, nc, NULL), 0);
+            for (k = 0; k < NINE; k++)
+                for (i = 0; i < n; i++)
+                    if (mem[k * n + i] != (k < nc ? nine_value(i, k) : 0))
+                        fail_msg("%s: column %zu item %zu wrong", tu_where_buf(), k, i);
+        }
+        pool_destroy(pool);
+    }
+    tu_free(mem);
+    tu_free(in);
 }
 
 int main(int argc, char **argv)
@@ -646,6 +731,7 @@ int main(int argc, char **argv)
         TU_TEST(map_unzip_matches_map_then_unzip),
         TU_TEST(map_unzip_fills_tuples_of_pool_tuple_max_bytes),
         TU_TEST(columns_beyond_the_caches_come_out_right),
+        TU_TEST(map_unzip_into_eight_and_nine_streamed_columns),
         TU_TEST(map_unzip_scratch_tuple_is_aligned_for_any_type),
     };
 
