@@ -29,10 +29,14 @@ enum { POOL__LANE_CALL, POOL__LANE_ASYNC, POOL__NLANES };
  * A thread's share of a blocking call with automatic chunks: its unclaimed
  * items [begin, end), packed in one word (end << 32 | begin) so that the
  * owner claiming from the front and thieves taking from the back agree by
- * CAS. Own line: the owner writes it per claim.
+ * CAS. Own line: the owner writes it per claim. `owned` is set once the
+ * thread the share was dealt to has come to it (the caller's from the
+ * start): thieves take half of an owned share, all of one that nobody
+ * works on yet (see slot_steal).
  */
 struct pool__slot {
     POOL__ALIGNED _Atomic uint64_t range;
+    _Atomic bool owned;
 };
 
 /* Slots per call: the caller and up to 15 helpers own one; further helpers

@@ -692,6 +692,80 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
     pthread_mutex_destroy(&claims.lock);
 }
 
+/* ---- a call nested in a busy pool ---------------------------------------- */
+
+/*
+ * An item of an outer call makes an inner call while every other thread
+ * is held in an item of its own: nobody can help, the shares dealt to them
+ * lie untouched, and the caller takes each of them whole (src/job.c,
+ * slot_steal) rather than half at a time, each half starting its claims
+ * over. 2^16 empty items: about 45 claims a share that way (on 2, 4 and 16
+ * threads 90, 180 and 736 ranges); by halves 227 on 2 threads.
+ */
+#define BUSY_INNER_N ((size_t)1 << 16)
+
+typedef struct busy_run {
+    pool_t *pool;
+    size_t nthreads;
+    tu_latch held;       /* outer items other than 0 that have begun */
+    tu_latch inner_done; /* item 0's inner call returned */
+    atomic_uint ranges;
+    atomic_size_t items;
+    int inner_rc;
+} busy_run;
+
+static int busy_range(void *ctx, size_t b, size_t e)
+{
+    busy_run *r = ctx;
+    tu_bump(&r->ranges);
+    atomic_fetch_add(&r->items, e - b);
+    return 0;
+}
+
+static int busy_item(void *ctx, size_t i)
+{
+    busy_run *r = ctx;
+
+    if (i != 0) {
+        tu_latch_add(&r->held, 1);
+        return tu_latch_wait(&r->inner_done, 1, TU_MS(10000));
+    }
+    int rc = tu_latch_wait(&r->held, r->nthreads - 1, TU_MS(10000));
+    if (rc == 0)
+        r->inner_rc = pool_for_range(r->pool, BUSY_INNER_N, busy_range, r);
+    tu_latch_add(&r->inner_done, 1);
+    return rc;
+}
+
+static void a_call_nested_in_a_busy_pool_takes_the_idle_shares_whole(void **state)
+{
+    static const size_t sizes[] = { 2, 4, 16 };
+
+    (void)state;
+    for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
+        busy_run r;
+
+        /* A fresh pool: its first call is shared at once (never tiny), so
+         * each helper takes an outer item of its own. */
+        r.pool = tu_pool_open(sizes[p]);
+        r.nthreads = sizes[p];
+        tu_latch_init(&r.held);
+        tu_latch_init(&r.inner_done);
+        atomic_init(&r.ranges, 0);
+        atomic_init(&r.items, 0);
+        r.inner_rc = -1;
+        tu_where("pool_create(%zu): inner call of %zu items while the others wait", sizes[p],
+                 BUSY_INNER_N);
+        TU_ASSERT_EQ(pool_for(r.pool, sizes[p], busy_item, &r), 0);
+        TU_ASSERT_EQ(r.inner_rc, 0);
+        TU_ASSERT_EQ(atomic_load(&r.items), BUSY_INNER_N);
+        TU_ASSERT_TRUE(atomic_load(&r.ranges) <= 64 * sizes[p]);
+        tu_latch_destroy(&r.inner_done);
+        tu_latch_destroy(&r.held);
+        pool_destroy(r.pool);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -706,6 +780,7 @@ int main(int argc, char **argv)
         TU_TEST(back_to_back_calls_each_get_every_worker),
         TU_TEST(calls_after_any_idle_gap_wake_every_sleeping_worker),
         TU_TEST(costly_items_come_one_per_claim_cheap_ones_many_to_a_claim),
+        TU_TEST(a_call_nested_in_a_busy_pool_takes_the_idle_shares_whole),
 #ifdef POOLMAP_TEST_STEAL_GAP
         TU_TEST(items_a_helper_leaves_behind_unseen_still_run),
 #endif
