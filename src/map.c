@@ -462,8 +462,11 @@ static bool map_unzip_words(struct pool__job *job, size_t b, size_t e, size_t *s
 #endif
 }
 
+/* map_unzip_body for any other columns: a block of tuples mapped into
+ * scratch tuples on the stack, then scattered column by column. */
 POOL__CODE_ALIGNED
-static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
+static int map_unzip_blocks(struct pool__job *job, size_t b, size_t e, size_t *stop,
+                            bool stream)
 {
     /* Scratch tuples `stride` apart, each aligned for any type. */
     _Alignas(max_align_t) char buf[POOL_TUPLE_MAX];
@@ -472,11 +475,8 @@ static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *sto
     size_t block = sizeof buf / stride;
     pool_map_fn fn = job->fn.map;
     const char *in = at(job->in, b * job->in_size);
-    bool stream = scatter_streams(job);
     int rc = 0;
 
-    if (stream && map_unzip_words(job, b, e, stop, &rc))
-        return rc;
     for (size_t i = b; i < e; i += block) {
         size_t count = e - i < block ? e - i : block;
         size_t k;
@@ -497,6 +497,19 @@ static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *sto
     scatter_fence(stream);
     *stop = e;
     return 0;
+}
+
+/* The two ways each keep their own scratch tuples (POOL_TUPLE_MAX bytes on
+ * the stack): one such buffer in a thread's frames per call level. */
+POOL__CODE_ALIGNED
+static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
+{
+    bool stream = scatter_streams(job);
+    int rc;
+
+    if (stream && map_unzip_words(job, b, e, stop, &rc))
+        return rc;
+    return map_unzip_blocks(job, b, e, stop, stream);
 }
 
 /* ---- job set-up shared with future.c ------------------------------------ */
