@@ -315,8 +315,9 @@ POOL_API int pool_unzip(pool_t *pool, const void *tuples, size_t tuple_size, siz
 
 /*
  * pool_map_unzip - pool_map then pool_unzip in one pass, without the
- * intermediate tuple array: each thread maps a block of items into a small
- * tuple buffer on its stack and scatters it into the columns.
+ * intermediate tuple array: each thread maps items into scratch tuples on
+ * its stack (at most POOL_TUPLE_MAX bytes of them) and copies their members
+ * into the columns.
  *
  * Equivalent to pool_map(fn, in -> tuples) followed by pool_unzip(tuples ->
  * columns), except that no n-element tuple array exists: fn's `out` points
