@@ -419,10 +419,10 @@ static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
  * each tuple goes to its columns as soon as fn returns, one 8-byte
  * streaming store a member, so that the stores flow out with the calls
  * rather than in bursts between blocks. W2's map_unzip at 2 threads (10^7
- * tuples of three doubles) went from 1.12 ns an item with blocks of 128
- * tuples, scattered column by column, to 0.98 (`bench/ab.sh`, 10 rounds,
- * ahead in 8); at 1 thread both took 1.98. Returns false, having run
- * nothing, when the columns are not such.
+ * tuples of three doubles) went from 1.17 ns an item with blocks of 128
+ * tuples, scattered column by column, to 1.00 (`bench/ab.sh`, 20 rounds,
+ * ahead in all; BENCHMARKS.md); at 1 thread both took 1.98. Returns false,
+ * having run nothing, when the columns are not such.
  */
 POOL__CODE_ALIGNED
 static bool map_unzip_words(struct pool__job *job, size_t b, size_t e, size_t *stop, int *rc)
