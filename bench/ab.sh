@@ -13,11 +13,13 @@
 # the rounds' medians, new / old, and in how many rounds new was faster.
 # Every run checks its result against the serial answer (the drivers fail
 # loudly otherwise). Rounds' rows go to $OUT (default build-bench/ab.csv).
+# --calls C gives W1's and W5's call count to every driver (fewer calls for
+# thread counts above the CPUs, where each call waits on preempted threads).
 set -uo pipefail
 
 usage() {
   echo "usage: bench/ab.sh OLD_DIR NEW_DIR [--threads \"1 2\"] [--workloads W1,W5] [--rounds K]" >&2
-  echo "                   [--peers \"openmp pthreadpool tbb\"] [--reps R] [--out FILE]" >&2
+  echo "                   [--peers \"openmp pthreadpool tbb\"] [--reps R] [--calls C] [--out FILE]" >&2
   exit 2
 }
 [ $# -ge 2 ] || usage
@@ -28,6 +30,7 @@ WORKLOADS=W1,W5
 ROUNDS=5
 PEERS=""
 REPS=7
+CALLS=""   # the drivers' own call counts (W1, W5) unless given
 OUT=build-bench/ab.csv
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=${2:?}; shift 2 ;;
     --peers) PEERS=${2?}; shift 2 ;;
     --reps) REPS=${2:?}; shift 2 ;;
+    --calls) CALLS=${2:?}; shift 2 ;;
     --out) OUT=${2:?}; shift 2 ;;
     *) usage ;;
   esac
@@ -43,7 +47,7 @@ done
 for d in "$OLD" "$NEW"; do
   [ -x "$d/bench_poolmap" ] || { echo "ab.sh: no $d/bench_poolmap" >&2; exit 1; }
 done
-case "$ROUNDS$REPS" in ''|*[!0-9]*) usage ;; esac
+case "$ROUNDS$REPS$CALLS" in ''|*[!0-9]*) usage ;; esac
 [ "$REPS" -ge 7 ] || { echo "ab.sh: --reps must be at least 7" >&2; exit 2; }
 
 ITERS=$("$NEW/bench_serial" --calibrate) || exit 1
@@ -52,7 +56,8 @@ mkdir -p "$(dirname "$OUT")"
 failed=0
 # run TAG ROUND EXE THREADS: the driver's CSV rows, tagged, appended to $OUT.
 run() {
-  "$3" --workload "$WORKLOADS" --threads "$4" --reps "$REPS" --iters "$ITERS" >"$OUT.tmp" ||
+  "$3" --workload "$WORKLOADS" --threads "$4" --reps "$REPS" --iters "$ITERS" \
+    ${CALLS:+--calls "$CALLS"} >"$OUT.tmp" ||
     { echo "ab.sh: $3 --threads $4 failed" >&2; failed=1; }
   grep -v '^#' "$OUT.tmp" | sed "s/^/$1,$2,/" >>"$OUT"
   rm -f "$OUT.tmp"
