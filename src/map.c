@@ -413,46 +413,103 @@ static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 /* Streamed columns of 8-byte members that map_unzip_words writes, at most. */
 #define POOL__WORD_COLUMNS 8
 
+#if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
+/* What map_unzip_words needs of a job, gathered once a chunk. */
+struct pool__words {
+    pool_map_fn fn;
+    void *ctx;
+    size_t nc;                      /* columns with members */
+    char *dst[POOL__WORD_COLUMNS];  /* their arrays */
+    size_t off[POOL__WORD_COLUMNS]; /* their members' offsets in a tuple */
+};
+
+static pool__u64 word_at(const char *tuple, size_t off)
+{
+    return *(const pool__u64 *)(const void *)(tuple + off);
+}
+
+/* Run item i into `tuple` and stream it to the columns, one 8-byte store a
+ * member. False, having stored nothing, when i is past stop_at or fails. */
+static inline bool words_one(struct pool__job *job, const struct pool__words *w,
+                             const char *in, size_t i, char *tuple, int *rc)
+{
+    if (i >= pool__load_relaxed(&job->stop_at) || (*rc = w->fn(w->ctx, in, tuple)) != 0)
+        return false;
+    for (size_t k = 0; k < w->nc; k++)
+        pool__stream_u64(w->dst[k] + 8 * i, word_at(tuple, w->off[k]));
+    return true;
+}
+#endif
+
 /*
  * map_unzip_body for streamed columns all of 8-byte members (the usual
  * tuple of doubles or 64-bit integers), at most POOL__WORD_COLUMNS of them:
- * each tuple goes to its columns as soon as fn returns, one 8-byte
- * streaming store a member, so that the stores flow out with the calls
- * rather than in bursts between blocks. W2's map_unzip at 2 threads (10^7
- * tuples of three doubles) went from 1.17 ns an item with blocks of 128
- * tuples, scattered column by column, to 1.00 (`bench/ab.sh`, 20 rounds,
- * ahead in all; BENCHMARKS.md); at 1 thread both took 1.98. Returns false,
+ * tuples go to their columns as soon as fn returns, so that the stores
+ * flow out with the calls rather than in bursts between blocks. W2's
+ * map_unzip at 2 threads (10^7 tuples of three doubles) went from 1.17 ns
+ * an item with blocks of 128 tuples, scattered column by column, to 1.00
+ * (`bench/ab.sh`, 20 rounds, ahead in all; BENCHMARKS.md).
+ *
+ * Where every column's next two members share 16 aligned bytes (arrays of
+ * the same alignment mod 16: any malloc'd ones), items run two by two and
+ * each column takes one 16-byte streaming store a pair: half the store
+ * instructions of one 8-byte store a member, which bounded the loop at 1
+ * thread (1.95 ns an item there, the serial loop 1.39). Returns false,
  * having run nothing, when the columns are not such.
  */
 POOL__CODE_ALIGNED
 static bool map_unzip_words(struct pool__job *job, size_t b, size_t e, size_t *stop, int *rc)
 {
 #if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
+    /* Two scratch tuples, each aligned for any type. */
     _Alignas(max_align_t) char buf[POOL_TUPLE_MAX];
-    char *dst[POOL__WORD_COLUMNS];
-    size_t off[POOL__WORD_COLUMNS], nc = 0;
+    const size_t half = POOL_TUPLE_MAX / 2;
+    _Static_assert(POOL_TUPLE_MAX / 2 % _Alignof(max_align_t) == 0, "aligned halves");
+    struct pool__words w = { job->fn.map, job->ctx, 0, { NULL }, { 0 } };
+    unsigned parity = 0; /* bit 0: a column's member b is 16-aligned, bit 1: one is not */
     for (size_t k = 0; k < job->ncolumns; k++) {
         const pool_column *c = &job->columns[k];
         if (c->size == 0)
             continue; /* dst may be NULL: no arithmetic on it */
-        if (c->size != 8 || (uintptr_t)c->dst % 8 != 0 || nc == POOL__WORD_COLUMNS)
+        if (c->size != 8 || (uintptr_t)c->dst % 8 != 0 || w.nc == POOL__WORD_COLUMNS)
             return false;
-        dst[nc] = (char *)c->dst;
-        off[nc++] = c->offset;
+        w.dst[w.nc] = (char *)c->dst;
+        w.off[w.nc++] = c->offset;
+        parity |= ((uintptr_t)c->dst + 8 * (uintptr_t)b) % 16 == 0 ? 1u : 2u;
     }
-    pool_map_fn fn = job->fn.map;
-    void *ctx = job->ctx;
     const char *in = at(job->in, b * job->in_size);
-    size_t i;
+    size_t i = b;
+    bool go = true;
     *rc = 0;
-    for (i = b; i < e; i++) {
-        /* Past a lower failure, or at a failure: keep what ran, stop. */
-        if (i >= pool__load_relaxed(&job->stop_at) || (*rc = fn(ctx, in, buf)) != 0)
-            break;
-        for (size_t k = 0; k < nc; k++)
-            pool__stream_u64(dst[k] + 8 * i, *(const pool__u64 *)(const void *)(buf + off[k]));
-        in = at(in, job->in_size);
+    if (parity != 3 && job->tuple_size <= half) {
+        if (parity == 2 && i < e) { /* one item to reach 16 bytes */
+            go = words_one(job, &w, in, i, buf, rc);
+            if (go)
+                i++, in = at(in, job->in_size);
+        }
+        while (go && e - i >= 2) {
+            const char *in1 = at(in, job->in_size);
+            if (i >= pool__load_relaxed(&job->stop_at) || (*rc = w.fn(w.ctx, in, buf)) != 0) {
+                go = false;
+                break;
+            }
+            if (i + 1 >= pool__load_relaxed(&job->stop_at) ||
+                (*rc = w.fn(w.ctx, in1, buf + half)) != 0) {
+                for (size_t k = 0; k < w.nc; k++) /* keep the first */
+                    pool__stream_u64(w.dst[k] + 8 * i, word_at(buf, w.off[k]));
+                i++;
+                go = false;
+                break;
+            }
+            for (size_t k = 0; k < w.nc; k++)
+                pool__stream_2u64(w.dst[k] + 8 * i, word_at(buf, w.off[k]),
+                                  word_at(buf + half, w.off[k]));
+            i += 2;
+            in = at(in1, job->in_size);
+        }
     }
+    while (go && i < e && words_one(job, &w, in, i, buf, rc))
+        i++, in = at(in, job->in_size);
     pool__stream_fence();
     *stop = i;
     return true;

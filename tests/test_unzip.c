@@ -663,6 +663,116 @@ static void columns_beyond_the_caches_come_out_right(void **state)
 }
 
 /*
+ * Where every streamed 8-byte column's next two members share 16 aligned
+ * bytes, map_unzip_words runs items two by two and writes each column a
+ * pair at a time; a chunk that starts off such a pair runs one item first.
+ * From any chunk start, with the columns on 16 bytes and 8 past, whichever
+ * item of a pair fails: the columns below it are right and its own member
+ * is not written. A tuple of more than half POOL_TUPLE_MAX bytes (two
+ * scratch tuples do not fit) is written a member at a time, as right.
+ */
+typedef struct big_pair {
+    uint64_t a, b;
+    char pad[POOL_TUPLE_MAX / 2];
+} big_pair;
+
+#define BIG_N ((size_t)(64u << 20) / 16 + 1) /* a, b: 16 bytes an item */
+
+static int big_item(void *ctx, const void *in, void *out)
+{
+    size_t i = *(const uint32_t *)in, fail_at = *(const size_t *)ctx;
+    big_pair *t = out;
+
+    if (i == fail_at)
+        return 9;
+    t->a = wide_a(i);
+    t->b = wide_b(i);
+    return 0;
+}
+
+/* Checks a and b against wide_a/wide_b below `upto`, and that a[zero_at] and
+ * b[zero_at] are 0 unless zero_at is SIZE_MAX. */
+static void check_pair_columns(const uint64_t *a, const uint64_t *b, size_t upto, size_t zero_at)
+{
+    for (size_t i = 0; i < upto; i++)
+        if (a[i] != wide_a(i) || b[i] != wide_b(i))
+            fail_msg("%s: item %zu wrong", tu_where_buf(), i);
+    if (zero_at != SIZE_MAX && (a[zero_at] != 0 || b[zero_at] != 0))
+        fail_msg("%s: the failing item %zu was written", tu_where_buf(), zero_at);
+}
+
+static void map_unzip_streams_pairs_from_any_start_and_stops_at_either_item(void **state)
+{
+    size_t n = WIDE_N, p, shift;
+    uint32_t *in = tu_malloc(n * sizeof *in);
+    uint64_t *a_mem = tu_malloc((n + 2) * sizeof *a_mem);
+    uint64_t *b_mem = tu_malloc((n + 2) * sizeof *b_mem);
+
+    (void)state;
+    for (size_t i = 0; i < n; i++)
+        in[i] = (uint32_t)i;
+    for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
+        pool_t *pool = tu_pool_open(pool_specs[p]);
+        for (shift = 0; shift < 2; shift++) {
+            /* Both columns on 16 bytes (shift 0), or both 8 past (shift 1). */
+            uint64_t *a = a_mem + ((uintptr_t)a_mem % 16 != 0) + shift;
+            uint64_t *b = b_mem + ((uintptr_t)b_mem % 16 != 0) + shift;
+            pool_column cols[2] = { POOL_COLUMN(wide, a, a), POOL_COLUMN(wide, b, b) };
+            size_t fails[] = { SIZE_MAX, n / 2 + 4, n / 2 + 7, n - 1 };
+            for (size_t f = 0; f < TU_ARRAY_LEN(fails); f++) {
+                pool_opts o = POOL_OPTS_INIT;
+                size_t fail_at = fails[f];
+                tu_where("pool_map_unzip of %zu items, columns %zu bytes past 16, failing at "
+                         "%zu, %s",
+                         n, 8 * shift, fail_at, tu_pool_name(pool_specs[p]));
+                memset(a, 0, n * sizeof *a);
+                memset(b, 0, n * sizeof *b);
+                int rc = pool_map_unzip(pool, wide_item, &fail_at, in, sizeof *in, sizeof(wide),
+                                        n, cols, 2, &o);
+                if (fail_at == SIZE_MAX) {
+                    TU_ASSERT_EQ(rc, 0);
+                    check_pair_columns(a, b, n, SIZE_MAX);
+                } else {
+                    TU_ASSERT_EQ(rc, 7);
+                    TU_ASSERT_EQ(o.failed_index, fail_at);
+                    check_pair_columns(a, b, fail_at, fail_at);
+                }
+            }
+        }
+        pool_destroy(pool);
+    }
+
+    /* Tuples too big for two scratch tuples: one member at a time. */
+    size_t big_n = BIG_N, fail_at = BIG_N / 2 + 1, no_fail = SIZE_MAX;
+    uint64_t *a = a_mem + ((uintptr_t)a_mem % 16 != 0);
+    uint64_t *b = b_mem + ((uintptr_t)b_mem % 16 != 0);
+    pool_column cols[2] = { POOL_COLUMN(big_pair, a, a), POOL_COLUMN(big_pair, b, b) };
+    for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
+        pool_t *pool = tu_pool_open(pool_specs[p]);
+        pool_opts o = POOL_OPTS_INIT;
+        tu_where("pool_map_unzip of %zu tuples of %zu bytes, %s", big_n, sizeof(big_pair),
+                 tu_pool_name(pool_specs[p]));
+        memset(a, 0, big_n * sizeof *a);
+        memset(b, 0, big_n * sizeof *b);
+        TU_ASSERT_EQ(pool_map_unzip(pool, big_item, &no_fail, in, sizeof *in, sizeof(big_pair),
+                                    big_n, cols, 2, NULL), 0);
+        check_pair_columns(a, b, big_n, SIZE_MAX);
+        tu_where("pool_map_unzip of %zu tuples of %zu bytes failing at %zu, %s", big_n,
+                 sizeof(big_pair), fail_at, tu_pool_name(pool_specs[p]));
+        memset(a, 0, big_n * sizeof *a);
+        memset(b, 0, big_n * sizeof *b);
+        TU_ASSERT_EQ(pool_map_unzip(pool, big_item, &fail_at, in, sizeof *in, sizeof(big_pair),
+                                    big_n, cols, 2, &o), 9);
+        TU_ASSERT_EQ(o.failed_index, fail_at);
+        check_pair_columns(a, b, fail_at, fail_at);
+        pool_destroy(pool);
+    }
+    tu_free(b_mem);
+    tu_free(a_mem);
+    tu_free(in);
+}
+
+/*
  * Streamed 8-byte columns are written a tuple at a time for up to 8
  * columns (map_unzip_words, src/map.c) and in blocks beyond: 8 and 9
  * columns of 64 MiB and more in all give the same answer.
@@ -732,6 +842,7 @@ int main(int argc, char **argv)
         TU_TEST(map_unzip_fills_tuples_of_pool_tuple_max_bytes),
         TU_TEST(columns_beyond_the_caches_come_out_right),
         TU_TEST(map_unzip_into_eight_and_nine_streamed_columns),
+        TU_TEST(map_unzip_streams_pairs_from_any_start_and_stops_at_either_item),
         TU_TEST(map_unzip_scratch_tuple_is_aligned_for_any_type),
     };
 
