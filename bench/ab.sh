@@ -15,11 +15,12 @@
 # loudly otherwise). Rounds' rows go to $OUT (default build-bench/ab.csv).
 # --calls C gives W1's and W5's call count to every driver (fewer calls for
 # thread counts above the CPUs, where each call waits on preempted threads).
+# --outer K gives W6's outer item count (8 by default) to every driver.
 set -uo pipefail
 
 usage() {
   echo "usage: bench/ab.sh OLD_DIR NEW_DIR [--threads \"1 2\"] [--workloads W1,W5] [--rounds K]" >&2
-  echo "                   [--peers \"openmp pthreadpool tbb\"] [--reps R] [--calls C] [--out FILE]" >&2
+  echo "                   [--peers \"openmp pthreadpool tbb\"] [--reps R] [--calls C] [--outer K] [--out FILE]" >&2
   exit 2
 }
 [ $# -ge 2 ] || usage
@@ -31,6 +32,7 @@ ROUNDS=5
 PEERS=""
 REPS=7
 CALLS=""   # the drivers' own call counts (W1, W5) unless given
+OUTER=""   # W6's outer items: the drivers' 8 unless given
 OUT=build-bench/ab.csv
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -40,6 +42,7 @@ while [ $# -gt 0 ]; do
     --peers) PEERS=${2?}; shift 2 ;;
     --reps) REPS=${2:?}; shift 2 ;;
     --calls) CALLS=${2:?}; shift 2 ;;
+    --outer) OUTER=${2:?}; shift 2 ;;
     --out) OUT=${2:?}; shift 2 ;;
     *) usage ;;
   esac
@@ -47,7 +50,7 @@ done
 for d in "$OLD" "$NEW"; do
   [ -x "$d/bench_poolmap" ] || { echo "ab.sh: no $d/bench_poolmap" >&2; exit 1; }
 done
-case "$ROUNDS$REPS$CALLS" in ''|*[!0-9]*) usage ;; esac
+case "$ROUNDS$REPS$CALLS$OUTER" in ''|*[!0-9]*) usage ;; esac
 [ "$REPS" -ge 7 ] || { echo "ab.sh: --reps must be at least 7" >&2; exit 2; }
 
 ITERS=$("$NEW/bench_serial" --calibrate) || exit 1
@@ -55,9 +58,18 @@ mkdir -p "$(dirname "$OUT")"
 : >"$OUT"
 failed=0
 # run TAG ROUND EXE THREADS: the driver's CSV rows, tagged, appended to $OUT.
+# pthreadpool's W6 (a nested call on one pool) never returns with more than
+# one thread: it is left out of that peer's workloads.
 run() {
-  "$3" --workload "$WORKLOADS" --threads "$4" --reps "$REPS" --iters "$ITERS" \
-    ${CALLS:+--calls "$CALLS"} >"$OUT.tmp" ||
+  local w=$WORKLOADS
+  case "$3" in
+    */bench_pthreadpool)
+      [ "$w" = all ] && w=W1,W2,W3,W4,W5,idle
+      w=$(echo ",$w," | sed 's/,[wW]6,/,/g; s/^,//; s/,$//')
+      [ -n "$w" ] || return 0 ;;
+  esac
+  "$3" --workload "$w" --threads "$4" --reps "$REPS" --iters "$ITERS" \
+    ${CALLS:+--calls "$CALLS"} ${OUTER:+--outer "$OUTER"} >"$OUT.tmp" ||
     { echo "ab.sh: $3 --threads $4 failed" >&2; failed=1; }
   grep -v '^#' "$OUT.tmp" | sed "s/^/$1,$2,/" >>"$OUT"
   rm -f "$OUT.tmp"
@@ -105,7 +117,7 @@ awk -F, '
         if (d < 0) ahead++
       }
       printf "%-22s %-8s %10.4g %10.4g %8.3f %5d of %d", k, unit[k], o, n, (o > 0 ? n / o : 0), ahead, nr
-      for (p in peers) printf " %11.4g", med(v[p, k])
+      for (p in peers) if ((p, k) in v) printf " %11.4g", med(v[p, k]); else printf " %11s", "-"
       printf "\n"
     }
   }' "$OUT" | { IFS= read -r head; echo "$head"; sort; }

@@ -48,6 +48,7 @@ typedef struct bench_args {
     unsigned workloads;    /* bit (1u << enum bench_workload) per workload */
     size_t n;              /* items; 0: the workload's default */
     size_t calls;          /* calls per timed run; 0: the workload's default */
+    size_t outer;          /* W6: outer items; 0: 8 */
     size_t threads;        /* threads per call, caller included */
     unsigned long iters;   /* bench_work() iterations of a 10 us item */
     int reps;              /* timed runs after the warm-up */

@@ -77,7 +77,7 @@ static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
         "usage: %s [--workload LIST] [--n N] [--reps R] [--threads T]\n"
-        "          [--calls C] [--iters K] [--smoke] [--corrupt]\n"
+        "          [--calls C] [--outer K] [--iters K] [--smoke] [--corrupt]\n"
         "       %s --calibrate\n"
         "\n"
         "  --workload LIST  comma-separated W1,W2,W3,W4,W5,W6,idle or all (default)\n"
@@ -87,6 +87,8 @@ static void usage(FILE *f, const char *prog)
         "  --reps R         timed runs after one warm-up (default 7); figure = median\n"
         "  --threads T      threads per call, caller included (default: online CPUs)\n"
         "  --calls C        calls per run (W1: 100000; W5: 10000; W6: 20)\n"
+        "  --outer K        W6's outer items (default 8; e.g. 3 on 2 threads: one\n"
+        "                   thread's last outer item is the other's wait)\n"
         "  --iters K        work-loop iterations of a 10 us item (default %lu)\n"
         "  --smoke          tiny sizes, for a quick functional check\n"
         "  --corrupt        damage one result of the last run: the check must fail\n"
@@ -207,6 +209,9 @@ void bench_parse(int argc, char **argv, const char *system, bench_args *args)
             bad = parse_size(val, &args->n) != 0 || args->n == 0;
         } else if (strcmp(opt, "--calls") == 0) {
             bad = parse_size(val, &args->calls) != 0 || args->calls == 0;
+        } else if (strcmp(opt, "--outer") == 0) {
+            bad = parse_size(val, &args->outer) != 0 || args->outer == 0 ||
+                  args->outer > 1024;
         } else if (strcmp(opt, "--threads") == 0) {
             bad = parse_size(val, &args->threads) != 0 || args->threads == 0 ||
                   args->threads > 1024;
@@ -337,7 +342,7 @@ static int data_setup(bench_data *d, const bench_args *a, enum bench_workload w)
             d->iters = a->iters / 10 ? a->iters / 10 : 1;    /* about 1 us */
         } else {
             d->n = pick(a->n, 10000, 500, s);
-            d->outer = 8;
+            d->outer = a->outer ? a->outer : 8;
             d->calls = pick(a->calls, 20, 2, s);
             d->iters = a->iters / 100 ? a->iters / 100 : 1;  /* about 0.1 us */
         }
