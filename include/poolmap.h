@@ -68,7 +68,9 @@
  * - A callback may call a loop function on the same pool (nesting). This
  *   never deadlocks, even on a pool of 1 or 2 threads: a thread waiting for
  *   its call first runs that call's unclaimed items itself, and only waits
- *   for items already running on other threads.
+ *   for items already running on other threads. While it waits it helps
+ *   with the calls those items made on the same pool (never with another
+ *   caller's calls, which could outlast its own).
  * - pool_destroy() must not race with a call that starts after it; calls
  *   already in flight (whose start the destroying thread has learned of,
  *   through any synchronization) are waited for. Calling it from inside a callback

@@ -70,6 +70,11 @@ struct pool__job {
     size_t min_chunk; /* guided: smallest claim */
     size_t divisor;   /* guided: a claim takes remaining / divisor */
     struct pool_future *future; /* the async handle, or NULL for a blocking call */
+    /* A blocking call made from an item of a call on the same pool: that
+     * call's job (alive while this one is, its item waiting for it), else
+     * NULL. Nested calls are queued, never offered, so that a caller
+     * waiting for its helpers finds them there (job.c, job_help_nested). */
+    struct pool__job *parent;
     unsigned lane;
     bool offered; /* on pool->offer instead of the queue */
     bool withdrawn; /* the caller took it off the offer (caller only) */
@@ -283,6 +288,7 @@ static inline bool pool__forked(const pool_t *pool)
 struct pool__frame {
     const pool_t *pool;
     struct pool__frame *up;
+    struct pool__job *job; /* whose items, or NULL (in place, on_done) */
 };
 extern _Thread_local struct pool__frame *pool__frames POOL__TLS_FAST;
 /* Its address names the thread (pool->owner): cheaper than pthread_self(). */

@@ -51,7 +51,7 @@ void pool__call_done_fn(pool_t *pool, struct pool_future *f)
 {
     /* on_done counts as a callback of the pool: pool_destroy() from it
      * would wait for this very future, so it must be refused likewise. */
-    struct pool__frame frame = { pool, pool__frames };
+    struct pool__frame frame = { pool, pool__frames, NULL };
     pool__frames = &frame;
     f->on_done(f->on_done_arg, f);
     pool__frames = frame.up;
@@ -197,7 +197,8 @@ static _Thread_local unsigned char offer_phase POOL__TLS_FAST;
 static bool offer_publish(pool_t *pool, struct pool__job *job)
 {
     char *cur = pool__load_relaxed(&pool->offer);
-    if (job->slots == NULL || pool->nthreads > OFFER_COUNT + 1 || !offer_empty(cur))
+    if (job->slots == NULL || job->parent != NULL || pool->nthreads > OFFER_COUNT + 1 ||
+        !offer_empty(cur))
         return false;
     job->offered = true; /* before it can be seen */
     offer_phase ^= OFFER_PHASE;
@@ -624,7 +625,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
                                   bool may_leave)
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
-    struct pool__frame frame = { pool, pool__frames };
+    struct pool__frame frame = { pool, pool__frames, job };
     struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, 0 };
     size_t b, e, stop;
 
@@ -749,7 +750,7 @@ static bool job_work_alone(pool_t *pool, struct pool__job *job, struct pool__tur
 {
     unsigned long long deadline = pool__ticks() + pool->tiny_ticks;
     size_t claim = job->chunk ? job->chunk : job->min_chunk;
-    struct pool__frame frame = { pool, pool__frames };
+    struct pool__frame frame = { pool, pool__frames, job };
     bool over = false;
     size_t b = 0;
 
@@ -773,25 +774,138 @@ static bool job_work_alone(pool_t *pool, struct pool__job *job, struct pool__tur
     return over;
 }
 
-/* Wait until every helper has detached from the caller's job: spin
- * briefly (they are finishing their last chunks), then sleep. */
+/* Attach a helper to a queued job (lock held): its slot, a share of its
+ * own while any is left, else job->nslots (none). */
+static unsigned job_attach(struct pool__job *job)
+{
+    /* An RMW: helpers detach without the lock. */
+    atomic_fetch_add_explicit(&job->attached, 1, memory_order_relaxed);
+    if (job->slots && job->slots_given < job->nslots)
+        return job->slots_given++;
+    return job->nslots;
+}
+
+/* A helper's detach after its turn at `job`, its last access to it. */
+static void turn_end(pool_t *pool, struct pool__job *job, struct pool__turn turn)
+{
+    if (job->future == NULL && !turn_has_news(turn)) {
+        /* A blocking call, nothing to report: detach without the lock. A
+         * queued job stays queued until its caller, or queue_pick finding
+         * it exhausted, unlinks it. */
+        if (job_leave(job)) {
+            pthread_mutex_lock(&pool->lock);
+            pthread_cond_broadcast(&pool->join_cv);
+            pthread_mutex_unlock(&pool->lock);
+        }
+        return;
+    }
+    pthread_mutex_lock(&pool->lock);
+    struct pool_future *done = job_detach(pool, job, turn);
+    pthread_mutex_unlock(&pool->lock);
+    if (done)
+        pool__future_finish(done);
+}
+
+/* True when `job` was called from an item of `anc`, or from an item of a
+ * call itself so called (lock held, `job` queued: its caller waits in that
+ * item, so every job up the chain is alive). */
+static bool job_nested_in(const struct pool__job *job, const struct pool__job *anc)
+{
+    for (const struct pool__job *p = job->parent; p != NULL; p = p->parent)
+        if (p == anc)
+            return true;
+    return false;
+}
+
+/*
+ * A caller whose own items are all claimed waits for its helpers, and a
+ * helper may be in an item that made a call of its own (W6: an outer map
+ * whose items each run an inner map). Waiting idle, the caller would leave
+ * that inner call a thread short; and it cannot return before the inner
+ * call does, so it helps there like a worker: a turn at a queued call
+ * nested in its own call's items (never another caller's call, which
+ * could hold it past its own call's end). Nested calls are never offered
+ * (offer_publish), so the queue holds them all.
+ *
+ * Find one that has items left and attach to it (lock held); NULL if none.
+ */
+static struct pool__job *queue_pick_nested(pool_t *pool, const struct pool__job *job,
+                                           unsigned *slot)
+{
+    for (struct pool__job *j = pool->lanes[POOL__LANE_CALL].head; j != NULL; j = j->qnext)
+        if (!job_exhausted(j) && job_nested_in(j, job)) {
+            *slot = job_attach(j);
+            return j;
+        }
+    return NULL;
+}
+
+/* True when a caller up `job`'s chain sleeps in job_join (lock held): a
+ * nested call queued now must wake it to help (see queue_pick_nested). */
+static bool job_ancestor_sleeps(const struct pool__job *job)
+{
+    for (const struct pool__job *p = job->parent; p != NULL; p = p->parent)
+        if (pool__load_relaxed(&p->attached) & POOL__JOIN_WAITING)
+            return true;
+    return false;
+}
+
+/* A turn at a nested call, if one is queued; true when it took one. */
+static bool job_help_nested(pool_t *pool, struct pool__job *job)
+{
+    if (pool__load_relaxed(&pool->lane_queued[POOL__LANE_CALL]) == 0)
+        return false;
+    unsigned slot = 0;
+    pthread_mutex_lock(&pool->lock);
+    struct pool__job *j = queue_pick_nested(pool, job, &slot);
+    pthread_mutex_unlock(&pool->lock);
+    if (j == NULL)
+        return false;
+    turn_end(pool, j, job_work(pool, j, slot, false));
+    return true;
+}
+
+/* Wait until every helper has detached from the caller's job: help calls
+ * nested in its items meanwhile, spin briefly (they are finishing their
+ * last chunks), then sleep. */
 static void job_join(pool_t *pool, struct pool__job *job)
 {
     unsigned long long deadline = pool__now_ns() + POOL__SPIN_NS;
-    unsigned spins = 0;
+    unsigned spins = 0, look = 0; /* the spin at which to look for nested calls */
     while (pool__load_acquire(&job->attached) != 0) {
+        if (spins == look) {
+            /* Found none: look again after twice as many spins, so that
+             * other callers' queued calls cost a waiting caller a few
+             * looks under the lock, not one every few spins. */
+            if (job_help_nested(pool, job)) {
+                deadline = pool__now_ns() + POOL__SPIN_NS;
+                spins = look = 0;
+                continue;
+            }
+            look = look ? 2 * look : 64;
+        }
         pool__cpu_relax();
         if ((++spins & 63u) == 0 && pool__now_ns() > deadline)
             break;
     }
     if (pool__load_acquire(&job->attached) != 0) {
         /* Flag the wait under the lock: a helper that then takes the count
-         * to 0 takes the lock to wake us, so after we are waiting. */
+         * to 0 takes the lock to wake us, so after we are waiting; so does
+         * a nested call queued meanwhile (job_ancestor_sleeps), which we
+         * then help. */
         pthread_mutex_lock(&pool->lock);
         size_t cur = atomic_fetch_or_explicit(&job->attached, POOL__JOIN_WAITING,
                                               memory_order_acquire);
         while ((cur & ~POOL__JOIN_WAITING) != 0) {
-            pthread_cond_wait(&pool->join_cv, &pool->lock);
+            unsigned slot = 0;
+            struct pool__job *j = queue_pick_nested(pool, job, &slot);
+            if (j != NULL) {
+                pthread_mutex_unlock(&pool->lock);
+                turn_end(pool, j, job_work(pool, j, slot, false));
+                pthread_mutex_lock(&pool->lock);
+            } else {
+                pthread_cond_wait(&pool->join_cv, &pool->lock);
+            }
             cur = pool__load_acquire(&job->attached);
         }
         pthread_mutex_unlock(&pool->lock);
@@ -825,6 +939,8 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
     if (!offer_publish(pool, job)) {
         pthread_mutex_lock(&pool->lock);
         queue_link(pool, job);
+        if (job->parent != NULL && job_ancestor_sleeps(job))
+            pthread_cond_broadcast(&pool->join_cv);
         pthread_mutex_unlock(&pool->lock);
     }
     wake_workers(pool, want);
@@ -887,6 +1003,7 @@ void pool__job_prepare(pool_t *pool, struct pool__job *job)
     job->offered = false;
     job->withdrawn = false;
     job->helper_left = false;
+    job->parent = NULL;
     atomic_init(&job->attached, 0);
     atomic_init(&job->next, 0);
     atomic_init(&job->stop_at, SIZE_MAX);
@@ -920,10 +1037,20 @@ void pool__call_end(pool_t *pool)
     }
 }
 
+/* The job whose items this thread runs on `pool`, innermost, or NULL. */
+static struct pool__job *frame_job(const pool_t *pool)
+{
+    for (const struct pool__frame *f = pool__frames; f; f = f->up)
+        if (f->pool == pool)
+            return f->job;
+    return NULL;
+}
+
 int pool__run(pool_t *pool, struct pool__job *job)
 {
     job->lane = POOL__LANE_CALL;
     pool__job_prepare(pool, job);
+    job->parent = frame_job(pool);
     enum pool__held held = pool__call_enter(pool);
     int rc = job_run_parallel(pool, job);
     pool__call_leave(pool, held);
@@ -936,7 +1063,7 @@ int pool__run(pool_t *pool, struct pool__job *job)
  * future's records and progress are per chunk). */
 static int job_run_detached(struct pool__job *job)
 {
-    struct pool__frame frame = { NULL, pool__frames };
+    struct pool__frame frame = { NULL, pool__frames, job };
     size_t failed = POOL_NO_INDEX;
     int rc = 0;
 
@@ -1056,12 +1183,7 @@ static struct pool__job *queue_pick(pool_t *pool, unsigned *prefer, unsigned *sl
         struct pool__job *job;
         while ((job = pool->lanes[lane].head) != NULL) {
             if (!job_exhausted(job)) {
-                /* An RMW: helpers detach without the lock. */
-                atomic_fetch_add_explicit(&job->attached, 1, memory_order_relaxed);
-                /* A slot of its own while any is left (job->nslots: none). */
-                *slot = job->nslots;
-                if (job->slots && job->slots_given < job->nslots)
-                    *slot = job->slots_given++;
+                *slot = job_attach(job);
                 if (job->qnext) {
                     queue_unlink(pool, job);
                     queue_link(pool, job);
@@ -1080,22 +1202,7 @@ static struct pool__job *queue_pick(pool_t *pool, unsigned *prefer, unsigned *sl
 static bool worker_turn(pool_t *pool, struct pool__job *job, unsigned slot)
 {
     struct pool__turn turn = job_work(pool, job, slot, true);
-    if (job->future == NULL && !turn_has_news(turn)) {
-        /* A blocking call, nothing to report: detach without the lock. A
-         * queued job stays queued until its caller, or queue_pick finding
-         * it exhausted, unlinks it. */
-        if (job_leave(job)) {
-            pthread_mutex_lock(&pool->lock);
-            pthread_cond_broadcast(&pool->join_cv);
-            pthread_mutex_unlock(&pool->lock);
-        }
-        return true;
-    }
-    pthread_mutex_lock(&pool->lock);
-    struct pool_future *done = job_detach(pool, job, turn);
-    pthread_mutex_unlock(&pool->lock);
-    if (done)
-        pool__future_finish(done);
+    turn_end(pool, job, turn);
     return !turn.left;
 }
 

@@ -84,7 +84,7 @@ static POOL__INLINE int in_place(pool_t *pool, enum placement how, in_place_loop
          * its push loading what the last pop stored. */
         rc = loop(args, &failed);
     } else {
-        struct pool__frame frame = { pool, pool__frames };
+        struct pool__frame frame = { pool, pool__frames, NULL };
         pool__frames = &frame;
         rc = loop(args, &failed);
         pool__frames = frame.up;

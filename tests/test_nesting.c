@@ -1,8 +1,11 @@
 /*
  * test_nesting.c - callbacks that call loop functions on the same pool
  * complete (ctest's timeout catches a deadlock), get correct inner results,
- * and an inner failure becomes the outer item's status.
+ * an inner failure becomes the outer item's status, and a caller waiting
+ * for its helpers helps with the calls they made, and with no other.
  */
+#include <stdbool.h>
+
 #include "test_util.h"
 
 /* NULL included: nesting must also just work serially. */
@@ -461,6 +464,179 @@ static void nesting_across_two_pools_completes(void **state)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* A caller waiting for its helpers                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A caller whose own items are done waits for its helpers; while one of
+ * them is in an item that made a call of its own, the caller runs items of
+ * that inner call (src/job.c, job_help_nested). Here the inner call's items
+ * on every other thread wait until the outer caller has run one of them:
+ * they go on only because it helps (else they give up after 10 s).
+ */
+#define HELP_INNER 64
+
+typedef struct join_help {
+    pool_t *pool;
+    pthread_t caller;        /* the outer call's caller */
+    tu_latch outer_started;  /* outer items begun on other threads */
+    tu_latch caller_ran;     /* inner items the outer caller ran */
+    atomic_bool nested_made; /* one outer item makes the inner call */
+    atomic_bool gave_up;     /* an inner item waited in vain */
+    atomic_uint inner_ran;
+    int inner_rc;
+} join_help;
+
+static int help_inner(void *ctx, size_t j)
+{
+    join_help *h = ctx;
+
+    (void)j;
+    atomic_fetch_add(&h->inner_ran, 1);
+    if (pthread_equal(pthread_self(), h->caller)) {
+        tu_latch_add(&h->caller_ran, 1);
+        return 0;
+    }
+    if (!atomic_load(&h->gave_up) && tu_latch_wait(&h->caller_ran, 1, TU_MS(10000)) != 0)
+        atomic_store(&h->gave_up, true);
+    return 0;
+}
+
+static int help_outer(void *ctx, size_t i)
+{
+    join_help *h = ctx;
+
+    (void)i;
+    if (pthread_equal(pthread_self(), h->caller)) /* until another thread has an item */
+        return tu_latch_wait(&h->outer_started, 1, TU_MS(10000));
+    tu_latch_add(&h->outer_started, 1);
+    if (!atomic_exchange(&h->nested_made, true))
+        h->inner_rc = pool_for(h->pool, HELP_INNER, help_inner, h);
+    return 0;
+}
+
+static void a_waiting_caller_runs_items_of_calls_nested_in_its_own(void **state)
+{
+    static const size_t sizes[] = { 2, 4 };
+
+    (void)state;
+    for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
+        for (size_t rep = 0; rep < 3; rep++) {
+            join_help h;
+
+            /* A fresh pool: its first call is shared at once (never tiny). */
+            h.pool = tu_pool_open(sizes[p]);
+            h.caller = pthread_self();
+            tu_latch_init(&h.outer_started);
+            tu_latch_init(&h.caller_ran);
+            atomic_init(&h.nested_made, false);
+            atomic_init(&h.gave_up, false);
+            atomic_init(&h.inner_ran, 0);
+            h.inner_rc = -1;
+            tu_where("pool_create(%zu), rep %zu: an outer item's inner call", sizes[p], rep);
+            TU_ASSERT_EQ(pool_for(h.pool, sizes[p], help_outer, &h), 0);
+            TU_ASSERT_EQ(h.inner_rc, 0);
+            TU_ASSERT_EQ(atomic_load(&h.inner_ran), HELP_INNER);
+            TU_ASSERT_TRUE(tu_latch_get(&h.caller_ran) > 0);
+            TU_ASSERT_TRUE(!atomic_load(&h.gave_up));
+            tu_latch_destroy(&h.caller_ran);
+            tu_latch_destroy(&h.outer_started);
+            pool_destroy(h.pool);
+        }
+    }
+}
+
+/*
+ * It helps only there: a call another thread makes meanwhile, nested in
+ * an item of that thread's own call and so queued, runs none of its items
+ * on the waiting caller (whose call could otherwise end only after them).
+ */
+#define OTHER_INNER 16
+
+typedef struct other_call {
+    pool_t *pool;
+    pthread_t caller;        /* the waiting caller */
+    tu_latch outer_started;  /* the worker began its outer item */
+    tu_latch other_done;     /* the other thread's call returned */
+    atomic_bool nested_made;
+    atomic_uint on_caller;   /* items of the other call run by the caller */
+    atomic_uint inner_ran;
+    int other_rc, inner_rc;
+} other_call;
+
+static int other_inner(void *ctx, size_t j)
+{
+    other_call *c = ctx;
+
+    (void)j;
+    if (pthread_equal(pthread_self(), c->caller))
+        atomic_fetch_add(&c->on_caller, 1);
+    atomic_fetch_add(&c->inner_ran, 1);
+    tu_spin_ns(100000); /* long enough for a waiting caller to find it */
+    return 0;
+}
+
+static int other_outer(void *ctx, size_t i)
+{
+    other_call *c = ctx;
+
+    (void)i;
+    if (!atomic_exchange(&c->nested_made, true))
+        c->inner_rc = pool_for(c->pool, OTHER_INNER, other_inner, c);
+    return 0;
+}
+
+static void *other_thread(void *arg)
+{
+    other_call *c = arg;
+
+    if (tu_latch_wait(&c->outer_started, 1, TU_MS(10000)) == 0)
+        c->other_rc = pool_for(c->pool, 2, other_outer, c);
+    tu_latch_add(&c->other_done, 1);
+    return NULL;
+}
+
+static int waiting_outer(void *ctx, size_t i)
+{
+    other_call *c = ctx;
+
+    (void)i;
+    if (pthread_equal(pthread_self(), c->caller))
+        return tu_latch_wait(&c->outer_started, 1, TU_MS(10000));
+    tu_latch_add(&c->outer_started, 1);
+    return tu_latch_wait(&c->other_done, 1, TU_MS(10000));
+}
+
+static void a_waiting_caller_runs_no_other_callers_calls(void **state)
+{
+    (void)state;
+    for (size_t rep = 0; rep < 3; rep++) {
+        other_call c;
+        pthread_t t;
+
+        c.pool = tu_pool_open(2);
+        c.caller = pthread_self();
+        tu_latch_init(&c.outer_started);
+        tu_latch_init(&c.other_done);
+        atomic_init(&c.nested_made, false);
+        atomic_init(&c.on_caller, 0);
+        atomic_init(&c.inner_ran, 0);
+        c.other_rc = c.inner_rc = -1;
+        tu_where("pool_create(2), rep %zu: another thread's call while the caller waits", rep);
+        TU_ASSERT_EQ(pthread_create(&t, NULL, other_thread, &c), 0);
+        TU_ASSERT_EQ(pool_for(c.pool, 2, waiting_outer, &c), 0);
+        TU_ASSERT_EQ(pthread_join(t, NULL), 0);
+        TU_ASSERT_EQ(c.other_rc, 0);
+        TU_ASSERT_EQ(c.inner_rc, 0);
+        TU_ASSERT_EQ(atomic_load(&c.inner_ran), OTHER_INNER);
+        TU_ASSERT_EQ(atomic_load(&c.on_caller), 0);
+        tu_latch_destroy(&c.other_done);
+        tu_latch_destroy(&c.outer_started);
+        pool_destroy(c.pool);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +646,8 @@ int main(int argc, char **argv)
         TU_TEST(inner_failure_becomes_outer_status),
         TU_TEST(deep_recursive_nesting_completes),
         TU_TEST(nesting_across_two_pools_completes),
+        TU_TEST(a_waiting_caller_runs_items_of_calls_nested_in_its_own),
+        TU_TEST(a_waiting_caller_runs_no_other_callers_calls),
     };
 
     return TU_RUN(tests, argc, argv);
