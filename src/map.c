@@ -616,19 +616,29 @@ struct map_loop {
     size_t n;
 };
 
-static POOL__INLINE int map_loop(void *args, size_t *failed)
+/* Out of line, on a line's start: inlined into pool_map its loop sat
+ * wherever the code before it left it, and a change elsewhere in that
+ * function (a frame grew by a word) moved it from 32 bytes into a line to
+ * a line's start and W2's map_fnptr at 1 thread from 1.26 to 1.56 ns an
+ * item (bench/ab.sh, 8 rounds, behind in 7). Here, its fields in
+ * registers, 1.29 against 1.30 (10 rounds). */
+POOL__CODE_ALIGNED
+static POOL__NOINLINE int map_loop(void *args, size_t *failed)
 {
     const struct map_loop *l = args;
+    pool_map_fn fn = l->fn;
+    void *ctx = l->ctx;
     const char *in = l->in;
     char *out = l->out;
-    for (size_t i = 0; i < l->n; i++) {
-        int rc = l->fn(l->ctx, in, out);
+    size_t isz = l->in_size, osz = l->out_size, n = l->n;
+    for (size_t i = 0; i < n; i++) {
+        int rc = fn(ctx, in, out);
         if (rc != 0) {
             *failed = i;
             return rc;
         }
-        in = at(in, l->in_size);
-        out = (char *)at(out, l->out_size);
+        in = at(in, isz);
+        out = (char *)at(out, osz);
     }
     return 0;
 }
@@ -676,11 +686,11 @@ static POOL__NOINLINE int for_parallel(pool_t *pool, size_t n, pool_for_fn fn, v
 
 /* pool_map_ex and pool_for_ex, inlined into their plain forms too: with
  * opts a constant NULL there, the smallest calls skip its tests. The four
- * public functions hold the in-place loops, hence POOL__CODE_ALIGNED: when
- * the bodies above were aligned, pool_map moved from a line's start to 48
- * bytes into one, and W2's map_fnptr at 1 thread went from 1.20-1.24 ns an
- * item (11 of 12 processes) to 1.20-1.67 (6 of 12 above 1.29; bench/ab.sh,
- * 12 rounds). */
+ * public functions hold the in-place loops (pool_map's now calls map_loop),
+ * hence POOL__CODE_ALIGNED: when the bodies above were aligned, pool_map
+ * moved from a line's start to 48 bytes into one, and W2's map_fnptr at 1
+ * thread went from 1.20-1.24 ns an item (11 of 12 processes) to 1.20-1.67
+ * (6 of 12 above 1.29; bench/ab.sh, 12 rounds). */
 static POOL__INLINE int map_ex(pool_t *pool, pool_map_fn fn, void *ctx, const void *in,
                                size_t in_size, void *out, size_t out_size, size_t n,
                                pool_opts *opts)
