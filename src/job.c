@@ -841,7 +841,9 @@ static struct pool__job *queue_pick_nested(pool_t *pool, const struct pool__job 
 }
 
 /* True when a caller up `job`'s chain sleeps in job_join (lock held): a
- * nested call queued now must wake it to help (see queue_pick_nested). */
+ * nested call queued now must wake it to help (see queue_pick_nested). An
+ * offered ancestor's count may read as wrapped below 0 (see the offer):
+ * then a needless broadcast, which wakes waiters to look and sleep again. */
 static bool job_ancestor_sleeps(const struct pool__job *job)
 {
     for (const struct pool__job *p = job->parent; p != NULL; p = p->parent)
