@@ -366,7 +366,10 @@ static void idle_spins_are_bounded_in_all_for_pools_of_any_size(void **state)
  * items and the pool's code around them alike; TSan slows the latter far
  * more and gets 64 times. A call
  * preempted past the budget shares its rest, so half of the later calls
- * suffice.
+ * suffice; and a run of 200 calls may try again twice, for a pool of 32
+ * threads on 2 CPUs beside another test (ctest -j) can be preempted call
+ * after call (54 of 150 alone, once in a sanitizer build). A pool that
+ * judged by the shared call's time fails every try.
  */
 #ifdef TU_TSAN
 #define ALONE_BUDGET 64 /* TSan slows the pool's wrappers around an item far more */
@@ -426,12 +429,16 @@ static void empty_calls_run_on_their_caller_on_pools_of_any_size(void **state)
         r.caller = pthread_self();
         atomic_init(&r.off_caller, 0);
         pool->tiny_ticks = ALONE_BUDGET * empty_items_ticks(sizes[p], &r) + 1;
-        for (int call = 0; call < CALLS; call++) {
-            tu_where("pool_create(%zu), call %d of %zu empty items", sizes[p], call, sizes[p]);
-            atomic_store(&r.off_caller, 0);
-            TU_ASSERT_EQ(pool_for(pool, sizes[p], alone_item, &r), 0);
-            if (call >= FROM && atomic_load(&r.off_caller) == 0)
-                alone++;
+        for (int try = 0; try < 3 && alone < (CALLS - FROM) / 2; try++) {
+            alone = 0;
+            for (int call = 0; call < CALLS; call++) {
+                tu_where("pool_create(%zu), try %d, call %d of %zu empty items", sizes[p], try,
+                         call, sizes[p]);
+                atomic_store(&r.off_caller, 0);
+                TU_ASSERT_EQ(pool_for(pool, sizes[p], alone_item, &r), 0);
+                if (call >= FROM && atomic_load(&r.off_caller) == 0)
+                    alone++;
+            }
         }
         tu_where("pool_create(%zu), a budget of %llu ticks: %u of the last %d calls ran on "
                  "their caller alone",
