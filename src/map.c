@@ -428,15 +428,21 @@ static pool__u64 word_at(const char *tuple, size_t off)
     return *(const pool__u64 *)(const void *)(tuple + off);
 }
 
-/* Run item i into `tuple` and stream it to the columns, one 8-byte store a
- * member. False, having stored nothing, when i is past stop_at or fails. */
+/* Stream item i's tuple to the columns, one 8-byte store a member. */
+static inline void words_put(const struct pool__words *w, const char *tuple, size_t i)
+{
+    for (size_t k = 0; k < w->nc; k++)
+        pool__stream_u64(w->dst[k] + 8 * i, word_at(tuple, w->off[k]));
+}
+
+/* Run item i into `tuple` and stream it to the columns. False, having
+ * stored nothing, when i is past stop_at or fails. */
 static inline bool words_one(struct pool__job *job, const struct pool__words *w,
                              const char *in, size_t i, char *tuple, int *rc)
 {
     if (i >= pool__load_relaxed(&job->stop_at) || (*rc = w->fn(w->ctx, in, tuple)) != 0)
         return false;
-    for (size_t k = 0; k < w->nc; k++)
-        pool__stream_u64(w->dst[k] + 8 * i, word_at(tuple, w->off[k]));
+    words_put(w, tuple, i);
     return true;
 }
 #endif
@@ -495,9 +501,7 @@ static bool map_unzip_words(struct pool__job *job, size_t b, size_t e, size_t *s
             }
             if (i + 1 >= pool__load_relaxed(&job->stop_at) ||
                 (*rc = w.fn(w.ctx, in1, buf + half)) != 0) {
-                for (size_t k = 0; k < w.nc; k++) /* keep the first */
-                    pool__stream_u64(w.dst[k] + 8 * i, word_at(buf, w.off[k]));
-                i++;
+                words_put(&w, buf, i++); /* keep the first */
                 go = false;
                 break;
             }
