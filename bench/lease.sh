@@ -13,8 +13,9 @@
 #
 # Parts, in this order (each prints when it starts and ends):
 #   probes  bench_probe idle (at the top thread count), tails (top and half;
-#           with --old, the old build's too), arrivals (top), unzip (one
-#           thread): seconds each
+#           with --old, the old build's too), arrivals (top; 2 and 4 beside
+#           pthreadpool), timeline (both), nested (top and half; 3 outer
+#           items at the top), unzip (one thread): seconds each
 #   ab      bench/ab.sh OLD NEW at the top two thread counts: W1,W5 with every
 #           peer, W4,W6 with OpenMP and TBB, idle alone (--rounds, default 3)
 #   table   bench/run.sh --no-build: W1-W6 at 1, 2, 4, ... up to the CPUs,
@@ -83,6 +84,20 @@ for p in $PARTS; do
           fi
         done
         "$NEW/bench_probe" arrivals --threads "$CPUS" --reps 3 --iters "$K"
+        # W5's misses at 2 and 4 threads: start, end and sleeps, beside pthreadpool's
+        for t in 2 4; do
+          for s in poolmap pthreadpool; do
+            "$NEW/bench_probe" arrivals --threads "$t" --system "$s" --reps 3 --iters "$K"
+          done
+        done
+        for s in poolmap pthreadpool; do
+          "$NEW/bench_probe" timeline --system "$s" --reps 3 --iters "$K"
+        done
+        # W6 against TBB: time in chunks, and workers woken within and between calls
+        for t in "$CPUS" "$HALF"; do
+          "$NEW/bench_probe" nested --threads "$t" --reps 5 --iters "$K"
+        done
+        "$NEW/bench_probe" nested --threads "$CPUS" --outer 3 --reps 5 --iters "$K"
         "$NEW/bench_probe" unzip --reps 5
       } >"$R/probes.txt" 2>&1
       ;;

@@ -34,8 +34,18 @@
  *     the first, second, ... thread to run an item starts it (a thread
  *     that ran none counts as starting at the call's end), how long the
  *     call takes, how long it goes on after its last item ends, and how
- *     many threads ran items. Shows a start that grows with each thread (a
- *     line they all take in turn), or an end that waits for them.
+ *     many threads ran items, and the workers' sleeps and preemptions per
+ *     call (context switches, /proc/self/task). Shows a start that grows
+ *     with each thread (a line they all take in turn), an end that waits
+ *     for them, or workers that fall asleep between calls.
+ *   bench_probe nested [--threads N] [--outer K] [--reps R] [--iters K]
+ *     W6 on a pool of N (default 16): K outer items (default 8), each a
+ *     pool_for_range of 10^4 items of K/100 iterations, 50 calls a run. Per
+ *     run: the median call, the threads' time inside inner chunks over N
+ *     times the run's (what the rest of the time lost is scheduling, not
+ *     slower items), how many threads ran chunks, and the workers' sleeps
+ *     and preemptions per call (context switches, /proc/self/task): a
+ *     worker that slept during a call, or between two, had to be woken.
  *   bench_probe idle [--threads N] [--reps R] [--iters K]
  *     bench/run.sh's idle row, per thread (Linux: /proc/self/task): a call
  *     of one 10 us item per thread on a pool of N, then 1 s asleep. The
@@ -600,70 +610,7 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
     return 0;
 }
 
-/* ---- arrivals: when each thread of a bigger pool starts -------------------- */
-
-static int probe_arrivals(const char *system, int nthreads, int reps, unsigned long iters)
-{
-    enum { N = 64, CALLS = 2000 };
-    size_t nt = (size_t)nthreads;
-    peer_pool tp;
-    int opened = peer_open(system, "arrivals", nt, &tp);
-    if (opened != 0)
-        return opened > 0;
-    pool_t *pool = tp == NULL ? pool_create(nt) : NULL;
-    if (tp == NULL && pool == NULL)
-        return 1;
-    small_iters = iters / 10 ? iters / 10 : 1;
-    /* Per call: the threads' first starts in order (nt), the call, after
-     * the last item, how many threads ran items. */
-    size_t nq = nt + 3;
-    double *q = must_alloc(nq * (size_t)CALLS * sizeof(double));
-    double *med = must_alloc(nq * (size_t)reps * sizeof(double));
-    double first[PROBE_MAXT];
-
-    printf("# %s: %d items of %lu bench_work iterations, pool of %d, %d calls a run, medians "
-           "of %d runs; us from the call's start\n",
-           system, N, small_iters, nthreads, CALLS, reps);
-    for (int r = 0; r < reps; r++) {
-        for (int c = 0; c < CALLS; c++) {
-            memset(turns, 0, nt * sizeof turns[0]);
-            double t0 = now_s();
-            if (small_call(pool, tp, N) != 0)
-                return 1;
-            double t1 = now_s(), end = t0;
-            size_t ran = 0;
-            for (size_t k = 0; k < nt; k++) {
-                if (turns[k].items == 0)
-                    continue;
-                first[ran++] = turns[k].first;
-                if (turns[k].last > end)
-                    end = turns[k].last;
-            }
-            qsort(first, ran, sizeof first[0], cmp_double);
-            /* A thread that ran nothing starts at the call's end. */
-            for (size_t k = 0; k < nt; k++)
-                q[k * CALLS + (size_t)c] = ((k < ran ? first[k] : t1) - t0) * 1e6;
-            q[nt * CALLS + (size_t)c] = (t1 - t0) * 1e6;
-            q[(nt + 1) * CALLS + (size_t)c] = (t1 - end) * 1e6;
-            q[(nt + 2) * CALLS + (size_t)c] = (double)ran;
-        }
-        for (size_t k = 0; k < nq; k++)
-            med[k * (size_t)reps + (size_t)r] = median(q + k * CALLS, CALLS);
-    }
-    for (size_t k = 0; k < nt; k++)
-        printf("thread %2zu starts      %7.3f us\n", k + 1, median(med + k * (size_t)reps, reps));
-    printf("call                  %7.3f us\n", median(med + nt * (size_t)reps, reps));
-    printf("after the last item   %7.3f us\n", median(med + (nt + 1) * (size_t)reps, reps));
-    printf("threads that ran      %7.1f\n", median(med + (nt + 2) * (size_t)reps, reps));
-    peer_close(tp);
-    if (pool != NULL)
-        pool_destroy(pool);
-    free(med);
-    free(q);
-    return 0;
-}
-
-/* ---- idle: where a pool's CPU goes after a call ----------------------------- */
+/* ---- /proc: the threads' counters (Linux) ---------------------------------- */
 
 enum { IDLE_MAXT = 256 };
 
@@ -716,6 +663,192 @@ static int cmp_ull(const void *a, const void *b)
     unsigned long long x = *(const unsigned long long *)a, y = *(const unsigned long long *)b;
     return (x > y) - (x < y);
 }
+
+/* The workers' context switches between two idle_read()s: voluntary (a
+ * sleep) and not (preempted); the caller (the main thread) left out. */
+static void workers_switches(const idle_thread *before, int nb, const idle_thread *after,
+                             int na, unsigned long long *vol, unsigned long long *invol)
+{
+    long self_tid = (long)getpid(); /* the main thread's id is the process's */
+    *vol = *invol = 0;
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++)
+            if (after[i].tid == before[j].tid && after[i].tid != self_tid) {
+                *vol += after[i].vol - before[j].vol;
+                *invol += after[i].invol - before[j].invol;
+            }
+}
+
+/* ---- arrivals: when each thread of a bigger pool starts -------------------- */
+
+static int probe_arrivals(const char *system, int nthreads, int reps, unsigned long iters)
+{
+    enum { N = 64, CALLS = 2000 };
+    size_t nt = (size_t)nthreads;
+    peer_pool tp;
+    int opened = peer_open(system, "arrivals", nt, &tp);
+    if (opened != 0)
+        return opened > 0;
+    pool_t *pool = tp == NULL ? pool_create(nt) : NULL;
+    if (tp == NULL && pool == NULL)
+        return 1;
+    small_iters = iters / 10 ? iters / 10 : 1;
+    /* Per call: the threads' first starts in order (nt), the call, after
+     * the last item, how many threads ran items, when the first thread to
+     * run out of items ended its last. */
+    size_t nq = nt + 4;
+    double *q = must_alloc(nq * (size_t)CALLS * sizeof(double));
+    double *med = must_alloc(nq * (size_t)reps * sizeof(double));
+    double first[PROBE_MAXT];
+
+    static idle_thread before[IDLE_MAXT], after[IDLE_MAXT];
+    double *sleeps = must_alloc(2 * (size_t)reps * sizeof(double)); /* per run, per call */
+    double *preempts = sleeps + reps;
+
+    printf("# %s: %d items of %lu bench_work iterations, pool of %d, %d calls a run, medians "
+           "of %d runs; us from the call's start\n",
+           system, N, small_iters, nthreads, CALLS, reps);
+    for (int r = 0; r < reps; r++) {
+        int nb = idle_read(before, IDLE_MAXT);
+        for (int c = 0; c < CALLS; c++) {
+            memset(turns, 0, nt * sizeof turns[0]);
+            double t0 = now_s();
+            if (small_call(pool, tp, N) != 0)
+                return 1;
+            double t1 = now_s(), end = t0, out = t1;
+            size_t ran = 0;
+            for (size_t k = 0; k < nt; k++) {
+                if (turns[k].items == 0)
+                    continue;
+                first[ran++] = turns[k].first;
+                if (turns[k].last > end)
+                    end = turns[k].last;
+                if (turns[k].last < out)
+                    out = turns[k].last;
+            }
+            qsort(first, ran, sizeof first[0], cmp_double);
+            /* A thread that ran nothing starts at the call's end. */
+            for (size_t k = 0; k < nt; k++)
+                q[k * CALLS + (size_t)c] = ((k < ran ? first[k] : t1) - t0) * 1e6;
+            q[nt * CALLS + (size_t)c] = (t1 - t0) * 1e6;
+            q[(nt + 1) * CALLS + (size_t)c] = (t1 - end) * 1e6;
+            q[(nt + 2) * CALLS + (size_t)c] = (double)ran;
+            q[(nt + 3) * CALLS + (size_t)c] = (out - t0) * 1e6;
+        }
+        for (size_t k = 0; k < nq; k++)
+            med[k * (size_t)reps + (size_t)r] = median(q + k * CALLS, CALLS);
+        int na = idle_read(after, IDLE_MAXT);
+        unsigned long long vol = 0, invol = 0;
+        if (nb >= 0 && na >= 0)
+            workers_switches(before, nb, after, na, &vol, &invol);
+        sleeps[r] = (double)vol / CALLS;
+        preempts[r] = (double)invol / CALLS;
+    }
+    for (size_t k = 0; k < nt; k++)
+        printf("thread %2zu starts      %7.3f us\n", k + 1, median(med + k * (size_t)reps, reps));
+    printf("first thread out      %7.3f us\n", median(med + (nt + 3) * (size_t)reps, reps));
+    printf("call                  %7.3f us\n", median(med + nt * (size_t)reps, reps));
+    printf("after the last item   %7.3f us\n", median(med + (nt + 1) * (size_t)reps, reps));
+    printf("threads that ran      %7.1f\n", median(med + (nt + 2) * (size_t)reps, reps));
+    /* A worker that ran out of work and slept between calls must be woken
+     * for the next; with a sleep or more per call the start waits on it. */
+    printf("workers' sleeps       %7.2f per call\n", median(sleeps, reps));
+    printf("workers preempted     %7.2f per call\n", median(preempts, reps));
+    peer_close(tp);
+    if (pool != NULL)
+        pool_destroy(pool);
+    free(sleeps);
+    free(med);
+    free(q);
+    return 0;
+}
+
+/* ---- nested: W6 on a pool of N -------------------------------------------- */
+
+static pool_t *nested_pool;
+static size_t nested_n;
+static unsigned long nested_iters;
+static double *nested_out;
+
+static int nested_inner(void *ctx, size_t b, size_t e)
+{
+    size_t o = *(const size_t *)ctx;
+    double t0 = now_s();
+    for (size_t i = b; i < e; i++) {
+        size_t k = o * nested_n + i;
+        nested_out[k] += bench_work(k, nested_iters);
+    }
+    turn_item(t0, now_s());
+    return 0;
+}
+
+static int nested_outer(void *ctx, size_t o)
+{
+    (void)ctx;
+    return pool_for_range(nested_pool, nested_n, nested_inner, &o);
+}
+
+/* W6 on a pool of N (see the mode's comment); checks every item's sum. */
+static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iters)
+{
+    enum { CALLS = 50 };
+    static idle_thread before[IDLE_MAXT], after[IDLE_MAXT];
+    nested_pool = pool_create((size_t)nthreads);
+    if (nested_pool == NULL)
+        return 1;
+    nested_n = 10000;
+    nested_iters = iters / 100 ? iters / 100 : 1;
+    nested_out = must_alloc(outer * nested_n * sizeof(double));
+    memset(nested_out, 0, outer * nested_n * sizeof(double));
+    double *t = must_alloc(CALLS * sizeof(double));
+
+    printf("# W6 on a pool of %d: %zu outer items, each a pool_for_range of %zu items of %lu "
+           "bench_work iterations; %d calls a run\n",
+           nthreads, outer, nested_n, nested_iters, CALLS);
+    printf("# in-chunks: the threads' time in inner chunks over N x the run's; sleeps and "
+           "preempted: the workers' context switches per call\n");
+    printf("# run  ms/call  in-chunks  ran  sleeps  preempted\n");
+    for (int r = 0; r < reps; r++) {
+        int nb = idle_read(before, IDLE_MAXT);
+        memset(turns, 0, sizeof turns);
+        double r0 = now_s();
+        for (int c = 0; c < CALLS; c++) {
+            double t0 = now_s();
+            if (pool_for(nested_pool, outer, nested_outer, NULL) != 0)
+                return 1;
+            t[c] = (now_s() - t0) * 1e3;
+        }
+        double span = now_s() - r0, busy = 0;
+        int na = idle_read(after, IDLE_MAXT), ran = 0;
+        for (int k = 0; k < PROBE_MAXT; k++) {
+            busy += turns[k].busy;
+            ran += turns[k].items > 0;
+        }
+        unsigned long long vol = 0, invol = 0;
+        if (nb >= 0 && na >= 0)
+            workers_switches(before, nb, after, na, &vol, &invol);
+        printf("%5d %8.3f %10.3f %4d %7.2f %10.2f\n", r, median(t, CALLS),
+               busy / ((double)nthreads * span), ran, (double)vol / CALLS,
+               (double)invol / CALLS);
+    }
+    /* Each call added bench_work(k) to item k once, in call order. */
+    for (size_t k = 0; k < outer * nested_n; k++) {
+        double v = bench_work(k, nested_iters), acc = 0;
+        for (int c = 0; c < reps * CALLS; c++)
+            acc += v;
+        if (nested_out[k] != acc) {
+            fprintf(stderr, "bench_probe: nested item %zu: %g, not %g\n", k, nested_out[k], acc);
+            return 1;
+        }
+    }
+    printf("# every item's sum checked\n");
+    pool_destroy(nested_pool);
+    free(t);
+    free(nested_out);
+    return 0;
+}
+
+/* ---- idle: where a pool's CPU goes after a call ----------------------------- */
 
 static int idle_item(void *ctx, size_t i)
 {
@@ -909,7 +1042,7 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "";
     const char *system = "poolmap";
     int nthreads = 16;
-    size_t tri_n = 700;
+    size_t tri_n = 700, outer = 8;
 
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--reps") == 0)
@@ -922,16 +1055,20 @@ int main(int argc, char **argv)
             nthreads = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--items") == 0)
             tri_n = strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--outer") == 0)
+            outer = strtoul(argv[i + 1], NULL, 10);
     }
     if (reps < 1 || iters < 1 || nthreads < 1 || nthreads > PROBE_MAXT || tri_n < 1 ||
+        outer < 1 || outer > 4096 ||
         (strcmp(system, "poolmap") != 0 && strcmp(system, "pthreadpool") != 0) ||
         (strcmp(mode, "shares") != 0 && strcmp(mode, "claims") != 0 &&
          strcmp(mode, "pair") != 0 && strcmp(mode, "timeline") != 0 &&
          strcmp(mode, "unzip") != 0 && strcmp(mode, "arrivals") != 0 &&
-         strcmp(mode, "idle") != 0 && strcmp(mode, "tails") != 0)) {
-        fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|tails|unzip "
-                        "[--reps R] [--iters K] [--system poolmap|pthreadpool] "
-                        "[--threads N] [--items M]\n");
+         strcmp(mode, "idle") != 0 && strcmp(mode, "tails") != 0 &&
+         strcmp(mode, "nested") != 0)) {
+        fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|tails|"
+                        "nested|unzip [--reps R] [--iters K] [--system poolmap|pthreadpool] "
+                        "[--threads N] [--items M] [--outer K]\n");
         return 2;
     }
     if (strcmp(mode, "unzip") == 0)
@@ -944,6 +1081,8 @@ int main(int argc, char **argv)
         rc = probe_tails(nthreads, reps, iters, tri_n);
     } else if (strcmp(mode, "arrivals") == 0) {
         rc = probe_arrivals(system, nthreads, reps, iters);
+    } else if (strcmp(mode, "nested") == 0) {
+        rc = probe_nested(nthreads, outer, reps, iters);
     } else {
         pool_t *pool = pool_create(2);
         if (pool == NULL) {
