@@ -15,7 +15,9 @@
 #   probes  bench_probe idle (at the top thread count), tails (top and half;
 #           with --old, the old build's too), arrivals (top; 2 and 4 beside
 #           pthreadpool), timeline (both), nested (top and half; 3 outer
-#           items at the top), unzip (one thread): seconds each
+#           items at the top), callers (8 on a pool of the top count; the
+#           old build's too where it has the mode), unzip (one thread):
+#           seconds each
 #   ab      bench/ab.sh OLD NEW at the top two thread counts: W1,W5 with every
 #           peer, W4,W6 with OpenMP and TBB, idle alone (--rounds, default 3)
 #   table   bench/run.sh --no-build: W1-W6 at 1, 2, 4, ... up to the CPUs,
@@ -98,6 +100,13 @@ for p in $PARTS; do
           "$NEW/bench_probe" nested --threads "$t" --reps 5 --iters "$K"
         done
         "$NEW/bench_probe" nested --threads "$CPUS" --outer 3 --reps 5 --iters "$K"
+        # many callers on one pool (a waiting caller looks for nested calls)
+        "$NEW/bench_probe" callers --threads "$CPUS" --callers 8 --reps 3 --iters "$K"
+        if [ -n "$OLD" ] && "$OLD/bench_probe" callers --threads 2 --callers 1 --reps 1 \
+             --iters 70 >/dev/null 2>&1; then
+          echo "# the same, the --old build's bench_probe"
+          "$OLD/bench_probe" callers --threads "$CPUS" --callers 8 --reps 3 --iters "$K"
+        fi
         "$NEW/bench_probe" unzip --reps 5
       } >"$R/probes.txt" 2>&1
       ;;

@@ -46,6 +46,11 @@
  *     slower items), how many threads ran chunks, and the workers' sleeps
  *     and preemptions per call (context switches, /proc/self/task): a
  *     worker that slept during a call, or between two, had to be woken.
+ *   bench_probe callers [--threads N] [--callers M] [--reps R] [--iters K]
+ *     M threads of the program's own (default 8) each make 1000 W5-sized
+ *     calls (64 items of about 1 us) at once on one pool of N: a caller's
+ *     time per call, and the run's wall time over all the callers' calls
+ *     (the pool's throughput; the ideal is 64 us of items over N threads).
  *   bench_probe idle [--threads N] [--reps R] [--iters K]
  *     bench/run.sh's idle row, per thread (Linux: /proc/self/task): a call
  *     of one 10 us item per thread on a pool of N, then 1 s asleep. The
@@ -848,6 +853,100 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
     return 0;
 }
 
+/* ---- callers: many threads calling one pool ------------------------------ */
+
+enum { CALLERS_MAX = 64, CALLERS_ITEMS = 64 };
+
+typedef struct callers_arg {
+    pool_t *pool;
+    int calls;
+    double seconds; /* out: this caller's time for its calls */
+    int rc;         /* out */
+    _Alignas(64) double sink[CALLERS_ITEMS];
+} callers_arg;
+
+static int callers_item(void *ctx, size_t i)
+{
+    callers_arg *a = ctx;
+    a->sink[i] += bench_work(i, small_iters);
+    return 0;
+}
+
+static void *callers_main(void *p)
+{
+    callers_arg *a = p;
+    double t0 = now_s();
+    for (int c = 0; c < a->calls && a->rc == 0; c++)
+        a->rc = pool_for(a->pool, CALLERS_ITEMS, callers_item, a);
+    a->seconds = now_s() - t0;
+    return NULL;
+}
+
+/* M threads (not the pool's) each make C small calls on one pool of N at
+ * once: the pool's throughput, and what a caller waits, with callers
+ * queued behind one another. Checks every item's sum. */
+static int probe_callers(int nthreads, int ncallers, int reps, unsigned long iters)
+{
+    enum { CALLS = 1000 };
+    pool_t *pool = pool_create((size_t)nthreads);
+    callers_arg *args = must_alloc((size_t)ncallers * sizeof *args);
+    double *per_call = must_alloc((size_t)reps * sizeof(double));
+    double *through = must_alloc((size_t)reps * sizeof(double));
+    pthread_t th[CALLERS_MAX];
+    if (pool == NULL)
+        return 1;
+    small_iters = iters / 10 ? iters / 10 : 1;
+    memset(args, 0, (size_t)ncallers * sizeof *args);
+    printf("# %d callers, each %d calls of %d items of %lu bench_work iterations, on one pool of "
+           "%d; medians of %d runs\n",
+           ncallers, CALLS, CALLERS_ITEMS, small_iters, nthreads, reps);
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s(), sum = 0;
+        int started = 0;
+        for (int k = 0; k < ncallers; k++) {
+            args[k].pool = pool;
+            args[k].calls = CALLS;
+            if (pthread_create(&th[k], NULL, callers_main, &args[k]) != 0)
+                break;
+            started++;
+        }
+        for (int k = 0; k < started; k++)
+            pthread_join(th[k], NULL);
+        double wall = now_s() - t0;
+        if (started < ncallers) {
+            fprintf(stderr, "bench_probe: pthread_create failed\n");
+            return 1;
+        }
+        for (int k = 0; k < ncallers; k++) {
+            if (args[k].rc != 0)
+                return 1;
+            sum += args[k].seconds;
+        }
+        per_call[r] = sum / ncallers / CALLS * 1e6;
+        through[r] = wall / ((double)ncallers * CALLS) * 1e6;
+    }
+    for (int k = 0; k < ncallers; k++)
+        for (size_t i = 0; i < CALLERS_ITEMS; i++) {
+            double v = bench_work(i, small_iters), acc = 0;
+            for (int c = 0; c < reps * CALLS; c++)
+                acc += v;
+            if (args[k].sink[i] != acc) {
+                fprintf(stderr, "bench_probe: caller %d item %zu: %g, not %g\n", k, i,
+                        args[k].sink[i], acc);
+                return 1;
+            }
+        }
+    printf("a caller's call      %9.2f us\n", median(per_call, reps));
+    printf("wall time per call   %9.2f us (all callers' calls over the run)\n",
+           median(through, reps));
+    printf("# every item's sum checked\n");
+    pool_destroy(pool);
+    free(through);
+    free(per_call);
+    free(args);
+    return 0;
+}
+
 /* ---- idle: where a pool's CPU goes after a call ----------------------------- */
 
 static int idle_item(void *ctx, size_t i)
@@ -1043,6 +1142,7 @@ int main(int argc, char **argv)
     const char *system = "poolmap";
     int nthreads = 16;
     size_t tri_n = 700, outer = 8;
+    int ncallers = 8;
 
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--reps") == 0)
@@ -1057,18 +1157,21 @@ int main(int argc, char **argv)
             tri_n = strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--outer") == 0)
             outer = strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--callers") == 0)
+            ncallers = atoi(argv[i + 1]);
     }
     if (reps < 1 || iters < 1 || nthreads < 1 || nthreads > PROBE_MAXT || tri_n < 1 ||
-        outer < 1 || outer > 4096 ||
+        outer < 1 || outer > 4096 || ncallers < 1 || ncallers > CALLERS_MAX ||
         (strcmp(system, "poolmap") != 0 && strcmp(system, "pthreadpool") != 0) ||
         (strcmp(mode, "shares") != 0 && strcmp(mode, "claims") != 0 &&
          strcmp(mode, "pair") != 0 && strcmp(mode, "timeline") != 0 &&
          strcmp(mode, "unzip") != 0 && strcmp(mode, "arrivals") != 0 &&
          strcmp(mode, "idle") != 0 && strcmp(mode, "tails") != 0 &&
-         strcmp(mode, "nested") != 0)) {
+         strcmp(mode, "nested") != 0 && strcmp(mode, "callers") != 0)) {
         fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|tails|"
-                        "nested|unzip [--reps R] [--iters K] [--system poolmap|pthreadpool] "
-                        "[--threads N] [--items M] [--outer K]\n");
+                        "nested|callers|unzip [--reps R] [--iters K] "
+                        "[--system poolmap|pthreadpool] [--threads N] [--items M] [--outer K] "
+                        "[--callers M]\n");
         return 2;
     }
     if (strcmp(mode, "unzip") == 0)
@@ -1083,6 +1186,8 @@ int main(int argc, char **argv)
         rc = probe_arrivals(system, nthreads, reps, iters);
     } else if (strcmp(mode, "nested") == 0) {
         rc = probe_nested(nthreads, outer, reps, iters);
+    } else if (strcmp(mode, "callers") == 0) {
+        rc = probe_callers(nthreads, ncallers, reps, iters);
     } else {
         pool_t *pool = pool_create(2);
         if (pool == NULL) {
