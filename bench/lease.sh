@@ -14,7 +14,7 @@
 # Parts, in this order (each prints when it starts and ends):
 #   probes  bench_probe idle (at the top thread count), tails (top and half;
 #           with --old, the old build's too), arrivals (top; 2 and 4 beside
-#           pthreadpool), timeline (both), nested (top and half; 3 outer
+#           pthreadpool), timeline (both), claims, nested (top and half; 3 outer
 #           items at the top), callers (8 on a pool of the top count; the
 #           old build's too where it has the mode), unzip (one thread):
 #           seconds each
@@ -95,6 +95,7 @@ for p in $PARTS; do
         for s in poolmap pthreadpool; do
           "$NEW/bench_probe" timeline --system "$s" --reps 3 --iters "$K"
         done
+        "$NEW/bench_probe" claims --reps 3 --iters "$K"
         # W6 against TBB: time in chunks, and workers woken within and between calls
         for t in "$CPUS" "$HALF"; do
           "$NEW/bench_probe" nested --threads "$t" --reps 5 --iters "$K"
