@@ -21,12 +21,15 @@
 #   ab      bench/ab.sh OLD NEW at the top two thread counts: W1,W5 with every
 #           peer, W4,W6 with OpenMP and TBB, idle alone (--rounds, default 3)
 #   table   bench/run.sh --no-build: W1-W6 at 1, 2, 4, ... up to the CPUs,
-#           --timeout 40, then the idle row at the top count (16 CPUs: ~8 min)
+#           --timeout 40, then the idle row at the top count (16 CPUs: 9.5 min
+#           on 2026-11-27, so a 15-minute lease fits one "probes ab" call
+#           and one "table" call, and little else)
 #   idle    the idle row alone at the top count (when the table part ran out of time)
 # Everything goes to build-bench/lease/ and is packed into OUT/lease.tgz
 # (default build-bench) after each part, so that a call killed by its time
 # limit still returns what was done, in one file. On 16 CPUs "probes ab"
-# take about 3 minutes.
+# took 3.5 minutes on 2026-11-27 (before the probes of 53b95ce, which add
+# seconds).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
