@@ -20,7 +20,8 @@
 #           seconds each
 #   ab      bench/ab.sh OLD NEW at the top two thread counts: W1,W5 with every
 #           peer, W4,W6 with OpenMP and TBB, idle alone (--rounds, default 3)
-#   table   bench/run.sh --no-build: W1-W6 at 1, 2, 4, ... up to the CPUs,
+#   table   bench/run.sh --no-build: W1-W6 (--workloads), --table-rounds
+#           rounds (default 1) at 1, 2, 4, ... up to the CPUs,
 #           --timeout 40, then the idle row at the top count (16 CPUs: 9.5 min
 #           on 2026-11-27, so a 15-minute lease fits one "probes ab" call
 #           and one "table" call, and little else)
@@ -37,13 +38,18 @@ OUT=${OUT:-build-bench}
 OLD=""
 PARTS="probes ab table"
 ROUNDS=3
+TABLE_WORKLOADS="W1 W2 W3 W4 W5 W6"
+TABLE_ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT=${2:?}; shift 2 ;;
     --old) OLD=${2:?}; shift 2 ;;
     --parts) PARTS=${2:?}; shift 2 ;;
     --rounds) ROUNDS=${2:?}; shift 2 ;;
+    --workloads) TABLE_WORKLOADS=${2:?}; shift 2 ;;
+    --table-rounds) TABLE_ROUNDS=${2:?}; shift 2 ;;
     *) echo "usage: bench/lease.sh [--out DIR] [--old DIR] [--parts \"probes ab table idle\"] [--rounds K]" >&2
+       echo "                      [--workloads \"W5 W6\"] [--table-rounds K]" >&2
        exit 2 ;;
   esac
 done
@@ -124,8 +130,8 @@ for p in $PARTS; do
         --out "$R/ab-idle.csv" >>"$R/ab.txt" 2>&1
       ;;
     table)
-      bench/run.sh --no-build --no-install --threads "$THREADS" \
-        --workloads "W1 W2 W3 W4 W5 W6" --timeout 40 --out "$R/table" >"$R/table.log" 2>&1
+      bench/run.sh --no-build --no-install --threads "$THREADS" --rounds "$TABLE_ROUNDS" \
+        --workloads "$TABLE_WORKLOADS" --timeout 40 --out "$R/table" >"$R/table.log" 2>&1
       pack
       part idle
       bench/run.sh --no-build --no-install --threads "$CPUS" --workloads idle --timeout 40 \
