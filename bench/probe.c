@@ -889,12 +889,12 @@ static int probe_callers(int nthreads, int ncallers, int reps, unsigned long ite
 {
     enum { CALLS = 1000 };
     pool_t *pool = pool_create((size_t)nthreads);
+    if (pool == NULL)
+        return 1;
     callers_arg *args = must_alloc((size_t)ncallers * sizeof *args);
     double *per_call = must_alloc((size_t)reps * sizeof(double));
     double *through = must_alloc((size_t)reps * sizeof(double));
     pthread_t th[CALLERS_MAX];
-    if (pool == NULL)
-        return 1;
     small_iters = iters / 10 ? iters / 10 : 1;
     memset(args, 0, (size_t)ncallers * sizeof *args);
     printf("# %d callers, each %d calls of %d items of %lu bench_work iterations, on one pool of "
