@@ -111,6 +111,10 @@ typedef struct bench_data {
 /* About 10 us (W3) or a fraction of it: `iters` dependent multiply-adds
  * seeded by `seed`. In common.c so every driver runs the same code. */
 double bench_work(size_t seed, unsigned long iters);
+/* What an item that adds bench_work(seed, iters) to its output once a call
+ * holds after `calls` calls: the sum in call order, as the drivers' runs
+ * and the probes' checks need it. */
+double bench_work_summed(size_t seed, unsigned long iters, size_t calls);
 
 /* One Mandelbrot row of d->img (W4). In common.c. */
 void bench_mandel_row(const bench_data *d, size_t row);

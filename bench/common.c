@@ -40,6 +40,14 @@ double bench_work(size_t seed, unsigned long iters)
     return x;
 }
 
+double bench_work_summed(size_t seed, unsigned long iters, size_t calls)
+{
+    double v = bench_work(seed, iters), acc = 0;
+    for (size_t c = 0; c < calls; c++)
+        acc += v;
+    return acc;
+}
+
 void bench_mandel_row(const bench_data *d, size_t row)
 {
     /* The view [-2.2, 1.0] x [-1.2, 1.2]; rows through the set cost maxit
@@ -352,12 +360,8 @@ static int data_setup(bench_data *d, const bench_args *a, enum bench_workload w)
         if (!d->out || !d->ref)
             return -1;
         /* The items accumulate over the calls of a run, in call order. */
-        for (size_t k = 0; k < d->nout; k++) {
-            double v = bench_work(k, d->iters), acc = 0;
-            for (size_t c = 0; c < d->calls; c++)
-                acc += v;
-            d->ref[k] = acc;
-        }
+        for (size_t k = 0; k < d->nout; k++)
+            d->ref[k] = bench_work_summed(k, d->iters, d->calls);
         return 0;
 
     case BENCH_NWORKLOADS:

@@ -838,9 +838,7 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
     }
     /* Each call added bench_work(k) to item k once, in call order. */
     for (size_t k = 0; k < outer * nested_n; k++) {
-        double v = bench_work(k, nested_iters), acc = 0;
-        for (int c = 0; c < reps * CALLS; c++)
-            acc += v;
+        double acc = bench_work_summed(k, nested_iters, (size_t)reps * CALLS);
         if (nested_out[k] != acc) {
             fprintf(stderr, "bench_probe: nested item %zu: %g, not %g\n", k, nested_out[k], acc);
             return 1;
@@ -927,9 +925,7 @@ static int probe_callers(int nthreads, int ncallers, int reps, unsigned long ite
     }
     for (int k = 0; k < ncallers; k++)
         for (size_t i = 0; i < CALLERS_ITEMS; i++) {
-            double v = bench_work(i, small_iters), acc = 0;
-            for (int c = 0; c < reps * CALLS; c++)
-                acc += v;
+            double acc = bench_work_summed(i, small_iters, (size_t)reps * CALLS);
             if (args[k].sink[i] != acc) {
                 fprintf(stderr, "bench_probe: caller %d item %zu: %g, not %g\n", k, i,
                         args[k].sink[i], acc);
