@@ -12,12 +12,15 @@
 #   there: bench/lease.sh --out "$OUT" [--old build-bench/old] [--parts "probes ab table"]
 #
 # Parts, in this order (each prints when it starts and ends):
-#   probes  bench_probe idle (at the top thread count), tails (top and half;
-#           with --old, the old build's too), arrivals (top; 2 and 4 beside
-#           pthreadpool), timeline (both), claims, nested (top and half; 3 outer
-#           items at the top), callers (8 on a pool of the top count; the
-#           old build's too where it has the mode), unzip (one thread):
-#           seconds each
+#   probes  bench_probe costs (clock reads, pause, a cache line's round
+#           trip between CPUs), small (W5 in one process: a serial loop,
+#           poolmap and pthreadpool in turns, at 1, 2, 4 and the top count),
+#           idle (the top count), tails (top and half; with --old, the old
+#           build's too), arrivals (top; 2 and 4 beside pthreadpool),
+#           timeline (both), claims, nested (top and half, the old build's
+#           too; 3 outer items at the top), callers (8 on a pool of the top
+#           count; the old build's too where it has the mode), unzip (one
+#           thread): seconds each
 #   ab      bench/ab.sh OLD NEW at the top two thread counts: W1,W5 with every
 #           peer, W4,W6 with OpenMP and TBB, idle alone (--rounds, default 3)
 #   table   bench/run.sh --no-build: W1-W6 (--workloads), --table-rounds
@@ -86,6 +89,11 @@ for p in $PARTS; do
   case "$p" in
     probes)
       {
+        "$NEW/bench_probe" costs
+        # W5 in one process, the systems in turns: at 1 thread the in-place call
+        for t in 1 2 4 "$CPUS"; do
+          "$NEW/bench_probe" small --threads "$t" --reps 7 --iters "$K"
+        done
         "$NEW/bench_probe" idle --threads "$CPUS" --reps 3 --iters "$K"
         for t in "$CPUS" "$HALF"; do
           "$NEW/bench_probe" tails --threads "$t" --reps 5 --iters "$K"
@@ -108,6 +116,11 @@ for p in $PARTS; do
         # W6 against TBB: time in chunks, and workers woken within and between calls
         for t in "$CPUS" "$HALF"; do
           "$NEW/bench_probe" nested --threads "$t" --reps 5 --iters "$K"
+          if [ -n "$OLD" ] && "$OLD/bench_probe" nested --threads 2 --outer 2 --reps 1 \
+               --iters 70 >/dev/null 2>&1; then
+            echo "# the same, the --old build's bench_probe"
+            "$OLD/bench_probe" nested --threads "$t" --reps 5 --iters "$K"
+          fi
         done
         "$NEW/bench_probe" nested --threads "$CPUS" --outer 3 --reps 5 --iters "$K"
         # many callers on one pool (a waiting caller looks for nested calls)

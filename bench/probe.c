@@ -77,13 +77,26 @@
  *     run out of items; how long the call went on after the last item
  *     ended; how many threads ran items. Tells a late start from an uneven
  *     end from a slow join.
+ *   bench_probe small [--threads N] [--reps R] [--iters K]
+ *     W5's call (64 items of about 1 us, no clock reads in the items) on
+ *     N threads (default 16): a serial loop, poolmap and pthreadpool (where
+ *     it is found) in turns in one process, blocks of 1000 calls, medians
+ *     of R blocks. At N = 1 the in-place call against the loop it stands
+ *     for; what differs from one process to another (code placement, the
+ *     CPU it ran on) drops out of the comparison.
+ *   bench_probe costs
+ *     The machine's prices: the clock source, CPU 0's hyperthread siblings,
+ *     ns per clock_gettime, rdtsc, pause, uncontended compare-exchange and
+ *     sched_yield, and a cache line's round trip between two threads,
+ *     unpinned and pinned to CPU 0 and CPU 1, N/2, N-1 (Linux).
  *   bench_probe unzip [--reps R]
  *     10^7 tuples of three doubles into three columns on one thread, the
  *     ways a column can be written, as multiples of memcpy of the same bytes
  *     (x86-64 only: streaming stores).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* pthread_setaffinity_np (costs) */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -943,6 +956,190 @@ static int probe_callers(int nthreads, int ncallers, int reps, unsigned long ite
     return 0;
 }
 
+/* ---- costs: the machine's prices for what a scheduler does ------------------ */
+
+/* The first line of a small text file, or "?" (its newline dropped). */
+static void read_line(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL || fgets(buf, (int)size, f) == NULL)
+        snprintf(buf, size, "?");
+    else
+        buf[strcspn(buf, "\n")] = '\0';
+    if (f != NULL)
+        fclose(f);
+}
+
+static volatile unsigned long long costs_sink;
+
+/* Prints ns per `op`, timed over `n` of them: the best of 5 runs. */
+#define COSTS_TIME(label, n, op)                                                          \
+    do {                                                                                  \
+        double best = 1e30;                                                               \
+        for (int run = 0; run < 5; run++) {                                               \
+            double t0 = now_s();                                                          \
+            for (long k = 0; k < (n); k++) {                                              \
+                op;                                                                       \
+            }                                                                             \
+            double t = (now_s() - t0) / (double)(n)*1e9;                                  \
+            best = t < best ? t : best;                                                   \
+        }                                                                                 \
+        printf("%-34s %8.1f ns\n", label, best);                                          \
+    } while (0)
+
+#if defined(__linux__)
+/* A cache line's round trip between CPU 0 and CPU `cpu`, both pinned, in ns
+ * (-1 when either cannot be pinned). */
+static int pp_cpu;
+
+static int pin_to(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static void *pinned_other(void *arg)
+{
+    (void)arg;
+    if (pin_to(pp_cpu) != 0)
+        return (void *)1;
+    return pingpong_other(NULL);
+}
+
+static double pingpong_pinned(int cpu)
+{
+    cpu_set_t old;
+    pthread_t t;
+    if (pthread_getaffinity_np(pthread_self(), sizeof old, &old) != 0 || pin_to(0) != 0)
+        return -1;
+    pp_cpu = cpu;
+    atomic_store(&pp_flag, 0);
+    double ns = -1;
+    if (pthread_create(&t, NULL, pinned_other, NULL) == 0) {
+        double t0 = now_s();
+        for (long i = 0; i < PP_ROUNDS; i++) {
+            atomic_store_explicit(&pp_flag, 2 * i + 1, memory_order_release);
+            while (atomic_load_explicit(&pp_flag, memory_order_acquire) != 2 * i + 2) {
+            }
+        }
+        ns = (now_s() - t0) / PP_ROUNDS * 1e9;
+        pthread_join(t, NULL);
+    }
+    pthread_setaffinity_np(pthread_self(), sizeof old, &old);
+    return ns;
+}
+#endif
+
+static int probe_costs(void)
+{
+    char buf[256];
+    read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource", buf,
+              sizeof buf);
+    printf("# clocksource: %s\n", buf);
+    read_line("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list", buf, sizeof buf);
+    printf("# CPU 0's hyperthread siblings: %s\n", buf);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("# online CPUs: %ld; each figure the best of 5 runs\n", ncpu);
+
+    struct timespec ts;
+    COSTS_TIME("clock_gettime(CLOCK_MONOTONIC)", 1000000,
+               clock_gettime(CLOCK_MONOTONIC, &ts);
+               costs_sink += (unsigned long long)ts.tv_nsec);
+#if defined(__x86_64__)
+    COSTS_TIME("rdtsc", 1000000, costs_sink += __builtin_ia32_rdtsc());
+    COSTS_TIME("pause", 1000000, _mm_pause());
+#endif
+    _Alignas(64) atomic_ulong word = 0;
+    COSTS_TIME("compare-exchange, uncontended", 1000000, {
+        unsigned long v = atomic_load_explicit(&word, memory_order_relaxed);
+        atomic_compare_exchange_strong(&word, &v, v + 1);
+    });
+    COSTS_TIME("sched_yield", 100000, sched_yield());
+    printf("%-34s %8.1f ns\n", "line round trip, unpinned threads", pingpong_ns());
+#if defined(__linux__)
+    int cpus[3] = { 1, (int)(ncpu / 2), (int)(ncpu - 1) };
+    for (int k = 0; k < 3; k++) {
+        if (cpus[k] < 1 || cpus[k] >= ncpu || (k > 0 && cpus[k] == cpus[k - 1]))
+            continue;
+        snprintf(buf, sizeof buf, "line round trip, CPUs 0 and %d", cpus[k]);
+        printf("%-34s %8.1f ns\n", buf, pingpong_pinned(cpus[k]));
+    }
+#endif
+    return 0;
+}
+
+/* ---- small: W5's call, the systems in turns in one process ------------------ */
+
+static volatile double plain_sink[64];
+
+/* The serial driver's item, without the probe's clock reads. */
+static int plain_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    plain_sink[i] += bench_work(i, small_iters);
+    return 0;
+}
+
+#ifdef BENCH_PROBE_PTHREADPOOL
+static void plain_task(void *ctx, size_t i)
+{
+    (void)plain_item(ctx, i);
+}
+#endif
+
+static int probe_small(int nthreads, int reps, unsigned long iters)
+{
+    enum { N = 64, CALLS = 1000, NSYS = 3 };
+    static const char *const name[NSYS] = { "serial loop", "poolmap", "pthreadpool" };
+    small_iters = iters / 10 ? iters / 10 : 1;
+    pool_t *pool = pool_create((size_t)nthreads);
+    if (pool == NULL)
+        return 1;
+    int nsys = 2;
+    peer_pool tp = NULL;
+#ifdef BENCH_PROBE_PTHREADPOOL
+    tp = pthreadpool_create((size_t)nthreads);
+    if (tp == NULL) {
+        pool_destroy(pool);
+        return 1;
+    }
+    nsys = 3;
+#endif
+    double *t = must_alloc((size_t)NSYS * (size_t)reps * sizeof(double));
+    int rc = 0;
+    printf("# %d items of %lu bench_work iterations, %d threads, %d calls a block, the "
+           "systems in turns, medians of %d blocks (us per call)\n",
+           N, small_iters, nthreads, CALLS, reps);
+    for (int r = -1; r < reps; r++) { /* block -1: warm-up */
+        for (int s = 0; s < nsys; s++) {
+            double t0 = now_s();
+            for (int c = 0; c < CALLS; c++) {
+                if (s == 0) {
+                    for (size_t i = 0; i < N; i++)
+                        plain_item(NULL, i);
+                } else if (s == 1) {
+                    rc |= pool_for(pool, N, plain_item, NULL);
+                }
+#ifdef BENCH_PROBE_PTHREADPOOL
+                else {
+                    pthreadpool_parallelize_1d(tp, plain_task, NULL, N, 0);
+                }
+#endif
+            }
+            if (r >= 0)
+                t[s * reps + r] = (now_s() - t0) / CALLS * 1e6;
+        }
+    }
+    for (int s = 0; rc == 0 && s < nsys; s++)
+        printf("%-12s %8.3f\n", name[s], median(t + s * reps, reps));
+    free(t);
+    peer_close(tp);
+    pool_destroy(pool);
+    return rc != 0;
+}
+
 /* ---- idle: where a pool's CPU goes after a call ----------------------------- */
 
 static int idle_item(void *ctx, size_t i)
@@ -1163,15 +1360,18 @@ int main(int argc, char **argv)
          strcmp(mode, "pair") != 0 && strcmp(mode, "timeline") != 0 &&
          strcmp(mode, "unzip") != 0 && strcmp(mode, "arrivals") != 0 &&
          strcmp(mode, "idle") != 0 && strcmp(mode, "tails") != 0 &&
-         strcmp(mode, "nested") != 0 && strcmp(mode, "callers") != 0)) {
+         strcmp(mode, "nested") != 0 && strcmp(mode, "callers") != 0 &&
+         strcmp(mode, "costs") != 0 && strcmp(mode, "small") != 0)) {
         fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|tails|"
-                        "nested|callers|unzip [--reps R] [--iters K] "
+                        "nested|callers|small|costs|unzip [--reps R] [--iters K] "
                         "[--system poolmap|pthreadpool] [--threads N] [--items M] [--outer K] "
                         "[--callers M]\n");
         return 2;
     }
     if (strcmp(mode, "unzip") == 0)
         return probe_unzip(reps);
+    if (strcmp(mode, "costs") == 0)
+        return probe_costs();
     this_thread(); /* the caller is thread 0 */
     int rc;
     if (strcmp(mode, "idle") == 0) { /* the modes that make their own pool of N */
@@ -1184,6 +1384,8 @@ int main(int argc, char **argv)
         rc = probe_nested(nthreads, outer, reps, iters);
     } else if (strcmp(mode, "callers") == 0) {
         rc = probe_callers(nthreads, ncallers, reps, iters);
+    } else if (strcmp(mode, "small") == 0) {
+        rc = probe_small(nthreads, reps, iters);
     } else {
         pool_t *pool = pool_create(2);
         if (pool == NULL) {
