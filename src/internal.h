@@ -202,10 +202,10 @@ struct pool {
  * shared (see job_run_parallel). */
 #define POOL__TINY_NS 750ull
 
-/* Once a thread has timed a chunk of a call, its claims from its own share
- * hold at most this much work at that chunk's rate (at least one item).
- * Nobody can steal a claim, so it bounds how long the others wait at the
- * end of a call for the last claims of costly items: on 16 threads of a
+/* Once a thread has timed a span of chunks of a call, its claims from its
+ * own share hold at most this much work at that span's rate (at least one
+ * item). Nobody can steal a claim, so it bounds how long the others wait
+ * at the end of a call for the last claims of costly items: on 16 threads of a
  * Xeon VM, with claims of an eighth of a share, W4's triangular calls ended
  * the threads 1.4 ms apart, with one item per claim 0.76 ms (bench_probe
  * tails; the last claims likely held two or three items of 0.7 ms, an
@@ -213,9 +213,10 @@ struct pool {
  * makes those claims single items as well. Cheap items still come
  * in claims of this much time, a few dozen more per thread than an eighth
  * at a time gives to W2's 10^7 items on 2 threads: a claim costs a CAS on
- * the thread's own line, a tick read or two and the body's set-up (for a
- * streamed unzip, a store fence), well under a thousandth of it. A
- * smaller cap would only add claims to calls of cheap items. */
+ * the thread's own line, now and then a tick read (see struct pool__pace
+ * in job.c) and the body's set-up (for a streamed unzip, a store fence),
+ * well under a thousandth of it. A smaller cap would only add claims to
+ * calls of cheap items. */
 #define POOL__CLAIM_NS 250000ull
 
 /* One finished chunk, kept for pool_future_next() (POOL_ASYNC_CHUNKS). */

@@ -65,8 +65,8 @@ struct pool__turn {
     bool left;      /* left for the other lane, maybe with items in its slot */
     size_t ran;     /* items it ran */
     /* Ticks spent in its timed chunks (see job_run_parallel's tiny
-     * estimate), and in the last of them. */
-    unsigned long long busy, last;
+     * estimate). */
+    unsigned long long busy;
 };
 
 /* ---- queue (pool->lock held) ------------------------------------------ */
@@ -511,29 +511,21 @@ static int job_chunk(struct pool__job *job, size_t b, size_t e, size_t *stop)
     return rc;
 }
 
-/* job_chunk for a turn: counts the items that ran, and times the chunk
- * into turn->last. `exact` (the caller's chunks, a helper's first, its
- * largest) reads the tick counter before and after: adds the time to the
- * turn (the caller's estimate of a tiny call, see job_run_parallel) and
- * flags a chunk longer than the tiny-call budget. Otherwise, with a
- * `clock` (calls with slots, for claim_cap), one read after: the time
- * since the last read, the claim included. *clock is that read. */
+/* job_chunk for a turn of a call without slots: counts the items that
+ * ran. `exact` (the caller's chunks, a helper's first, its largest) reads
+ * the tick counter before and after: adds the time to the turn (the
+ * caller's estimate of a tiny call, see job_run_parallel) and flags a
+ * chunk longer than the tiny-call budget. */
 static int turn_chunk(const pool_t *pool, struct pool__job *job, size_t b, size_t e,
-                      size_t *stop, struct pool__turn *turn, bool exact,
-                      unsigned long long *clock)
+                      size_t *stop, struct pool__turn *turn, bool exact)
 {
-    unsigned long long t0 = exact ? pool__ticks() : clock != NULL ? *clock : 0;
+    unsigned long long t0 = exact ? pool__ticks() : 0;
     int rc = job_chunk(job, b, e, stop);
-    if (exact || clock != NULL) {
-        unsigned long long now = pool__ticks(), t = now - t0;
-        turn->last = t;
-        if (clock != NULL)
-            *clock = now;
-        if (exact) {
-            turn->busy += t;
-            if (t > pool->tiny_ticks && !pool__load_relaxed(&job->long_chunk))
-                pool__store_relaxed(&job->long_chunk, true);
-        }
+    if (exact) {
+        unsigned long long t = pool__ticks() - t0;
+        turn->busy += t;
+        if (t > pool->tiny_ticks && !pool__load_relaxed(&job->long_chunk))
+            pool__store_relaxed(&job->long_chunk, true);
     }
     turn->ran += *stop - b;
     return rc;
@@ -550,6 +542,58 @@ static size_t claim_cap(const pool_t *pool, size_t ran, unsigned long long ticks
     return cap == 0 ? 1 : cap < SIZE_MAX ? (size_t)cap : SIZE_MAX;
 }
 
+/*
+ * The clock of a turn with slots. Reading it costs 10-25 ns (rdtsc: 9 ns
+ * on the 2-core VM, 25 on the 16-core Xeon VM, bench_probe costs), and a
+ * W5 call (64 items of 1 us on 2 threads) makes about 21 claims a thread,
+ * a W6 inner call's chunks of tiny items a few hundred ns each: timed one
+ * by one (the caller's twice), the reads were a good part of a claim's
+ * cost. So a span of chunks is timed as one. The clock is read before a
+ * turn's first chunk and the first after each steal (its items' cost is
+ * unknown) and after that chunk; when the thread's share runs out; and
+ * otherwise once the items since the last read would have taken an
+ * eighth of the claim cap at the last span's rate, or after
+ * POOL__PACE_CHUNKS untimed chunks: items that turn costly are seen within
+ * a few claims, as they were within one when every chunk was timed.
+ */
+#define POOL__PACE_CHUNKS 4u
+
+struct pool__pace {
+    unsigned long long clock; /* the last read */
+    size_t due;               /* read once `unread` reaches this */
+    size_t unread;            /* items run since the last read */
+    unsigned chunks;          /* chunks run since the last read */
+    bool fresh; /* the next chunk starts a span: read before it and after */
+};
+
+/* True when the chunks since the last read are to be timed now. */
+static bool pace_due(const struct pool__pace *pace)
+{
+    return pace->fresh || pace->unread >= pace->due || pace->chunks >= POOL__PACE_CHUNKS;
+}
+
+/* Read the clock: the span since the last read goes to the turn's busy
+ * time (the caller's tiny estimate) and flags a long chunk; returns the
+ * claim cap at its rate (`cap` unchanged when nothing ran since the last
+ * read). */
+static size_t pace_read(const pool_t *pool, struct pool__job *job, struct pool__pace *pace,
+                        struct pool__turn *turn, size_t cap)
+{
+    unsigned long long now = pool__ticks(), t = now - pace->clock;
+    pace->clock = now;
+    pace->fresh = false;
+    pace->chunks = 0;
+    turn->busy += t;
+    if (t > pool->tiny_ticks && !pool__load_relaxed(&job->long_chunk))
+        pool__store_relaxed(&job->long_chunk, true);
+    if (pace->unread == 0)
+        return cap;
+    cap = claim_cap(pool, pace->unread, t);
+    pace->unread = 0;
+    pace->due = cap / 8 > 0 ? cap / 8 : 1;
+    return cap;
+}
+
 /* job_work with slots: the thread's own slot first, then steals. A failure
  * lowers stop_at but the thread goes on: items below it may still sit in
  * other slots, and the error contract needs them run. */
@@ -558,9 +602,9 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__slot *mine = slot < job->nslots ? &job->slots[slot] : NULL;
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, 0 };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
     size_t b, e, stop, cap = SIZE_MAX; /* no chunk timed yet */
-    unsigned long long clock = 0; /* set by the first chunk, which is exact */
+    struct pool__pace pace = { 0, 1, 0, 0, true };
 
     if (mine != NULL && slot != 0)
         pool__store_relaxed(&mine->owned, true);
@@ -571,6 +615,10 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
         if (slot == 0 && (!own || last)) /* the caller's share is all claimed */
             offer_withdraw_if_all_in(pool, job);
         if (!own) {
+            /* Time the share's last chunks, and not the search below. */
+            if (pace.unread > 0)
+                cap = pace_read(pool, job, &pace, &turn, cap);
+            pace.fresh = true;
             if (!slot_steal(job, slot, mine != NULL, &b, &e)) {
                 /* The hint for queue_pick (see job_exhausted); an offered
                  * call is never on the queue, and the store would move a
@@ -594,12 +642,14 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
                 continue;
             }
         }
-        /* Every chunk timed, so that claims hold at most about
-         * POOL__CLAIM_NS of items each. */
-        int rc = turn_chunk(pool, job, b, e, &stop, &turn, !may_leave || turn.ran == 0,
-                            &clock);
-        if (stop > b)
-            cap = claim_cap(pool, stop - b, turn.last);
+        if (pace.fresh)
+            pace.clock = pool__ticks();
+        int rc = job_chunk(job, b, e, &stop);
+        turn.ran += stop - b;
+        pace.unread += stop - b;
+        pace.chunks++;
+        if (pace_due(&pace))
+            cap = pace_read(pool, job, &pace, &turn, cap);
         if (rc != 0) {
             /* Lower than any earlier failure of this thread: claims stay
              * below stop_at. */
@@ -610,6 +660,8 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
         /* A worker that leaves for the other lane may leave items in its
          * slot: thieves, or the caller after its join, run them. */
         if (may_leave && pool__load_relaxed(&pool->lane_queued[other]) != 0) {
+            if (pace.unread > 0)
+                (void)pace_read(pool, job, &pace, &turn, cap);
             turn.left = true;
             break;
         }
@@ -626,7 +678,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__frame frame = { pool, pool__frames, job };
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, 0 };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
     size_t b, e, stop;
 
     pool__frames = &frame;
@@ -642,8 +694,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
             turn.skipped = b;
             break;
         }
-        turn.rc = turn_chunk(pool, job, b, e, &stop, &turn, !may_leave || turn.ran == 0,
-                             NULL);
+        turn.rc = turn_chunk(pool, job, b, e, &stop, &turn, !may_leave || turn.ran == 0);
         if (turn.rc != 0) {
             turn.failed = stop;
             job_stop_at(job, stop);
@@ -916,7 +967,7 @@ static void job_join(pool_t *pool, struct pool__job *job)
 
 static int job_run_parallel(pool_t *pool, struct pool__job *job)
 {
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, 0 };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
     struct pool__slot slots[POOL__MAX_SLOTS];
     unsigned long long start = pool__ticks();
     /* A fixed chunk above min_chunk would be run whole before the check. */
