@@ -18,7 +18,7 @@
 #           idle (the top count), tails (top and half; with --old, the old
 #           build's too), arrivals (top; 2 and 4 beside pthreadpool),
 #           timeline (both), claims, nested (top and half, the old build's
-#           too; 3 outer items at the top), callers (8 on a pool of the top
+#           too; 3 outer items at the top; --sample 1 at the top), callers (8 on a pool of the top
 #           count; the old build's too where it has the mode), unzip (one
 #           thread): seconds each
 #   ab      bench/ab.sh OLD NEW at the top two thread counts: W1,W5 with every
@@ -123,6 +123,8 @@ for p in $PARTS; do
           fi
         done
         "$NEW/bench_probe" nested --threads "$CPUS" --outer 3 --reps 5 --iters "$K"
+        # where W6's threads block (the sampler takes about half a CPU)
+        "$NEW/bench_probe" nested --threads "$CPUS" --reps 3 --iters "$K" --sample 1
         # many callers on one pool (a waiting caller looks for nested calls)
         "$NEW/bench_probe" callers --threads "$CPUS" --callers 8 --reps 3 --iters "$K"
         if [ -n "$OLD" ] && "$OLD/bench_probe" callers --threads 2 --callers 1 --reps 1 \

@@ -38,7 +38,7 @@
  *     call (context switches, /proc/self/task). Shows a start that grows
  *     with each thread (a line they all take in turn), an end that waits
  *     for them, or workers that fall asleep between calls.
- *   bench_probe nested [--threads N] [--outer K] [--reps R] [--iters K]
+ *   bench_probe nested [--threads N] [--outer K] [--reps R] [--iters K] [--sample 1]
  *     W6 on a pool of N (default 16): K outer items (default 8), each a
  *     pool_for_range of 10^4 items of K/100 iterations, 50 calls a run. Per
  *     run: the median call, the threads' time inside inner chunks over N
@@ -46,6 +46,10 @@
  *     slower items), how many threads ran chunks, and the workers' sleeps
  *     and preemptions per call (context switches, /proc/self/task): a
  *     worker that slept during a call, or between two, had to be woken.
+ *     Then, medians over the calls, when the k-th thread to run an inner
+ *     chunk started its first and when the k-th to run out ended its last:
+ *     a late start, an uneven end, or (neither) idle time in between.
+ *     With --sample 1, where the threads blocked (see sample_report).
  *   bench_probe callers [--threads N] [--callers M] [--reps R] [--iters K]
  *     M threads of the program's own (default 8) each make 1000 W5-sized
  *     calls (64 items of about 1 us) at once on one pool of N: a caller's
@@ -98,11 +102,14 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <dirent.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #if defined(__x86_64__)
 #include <emmintrin.h>
@@ -783,6 +790,100 @@ static int probe_arrivals(const char *system, int nthreads, int reps, unsigned l
 
 /* ---- nested: W6 on a pool of N -------------------------------------------- */
 
+/* --sample: where the pool's threads block, from /proc/self/task/T/syscall
+ * read in a loop by a thread of the probe's own (Linux): per system call
+ * (202 is futex on x86-64) and its first two arguments, the address as an
+ * offset from the pool's (inside the pool: its lock, condition variables
+ * and parking word; see `ptype /o pool_t` in gdb) and the futex operation.
+ * The sampler takes about half a CPU: a diagnosis, not a timing. */
+typedef struct wait_key {
+    long nr;
+    long long where; /* first argument minus the pool's address */
+    unsigned long op;
+    int caller; /* the main thread (the outer call's caller) */
+    long count;
+} wait_key;
+
+enum { WAIT_KEYS = 48 };
+static wait_key wait_keys[WAIT_KEYS];
+static int nwait_keys;
+static long wait_samples, wait_running, wait_other;
+static atomic_bool sampling;
+static uintptr_t sample_base;
+
+static void sample_one(long tid, int caller)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    if (fgets(line, sizeof line, f) != NULL) {
+        long nr;
+        unsigned long a0, a1;
+        wait_samples++;
+        if (sscanf(line, "%ld %lx %lx", &nr, &a0, &a1) != 3) {
+            wait_running++;
+        } else {
+            long long where = (long long)(a0 - sample_base);
+            int k = 0;
+            while (k < nwait_keys && !(wait_keys[k].nr == nr && wait_keys[k].where == where &&
+                                       wait_keys[k].op == a1 && wait_keys[k].caller == caller))
+                k++;
+            if (k == nwait_keys && nwait_keys < WAIT_KEYS)
+                wait_keys[nwait_keys++] = (wait_key){ nr, where, a1, caller, 0 };
+            if (k < nwait_keys)
+                wait_keys[k].count++;
+            else
+                wait_other++;
+        }
+    }
+    fclose(f);
+}
+
+static void *sampler_main(void *arg)
+{
+    (void)arg;
+    char self[32];
+    snprintf(self, sizeof self, "%ld", (long)syscall(SYS_gettid));
+    long main_tid = (long)getpid();
+    while (atomic_load(&sampling)) {
+        DIR *d = opendir("/proc/self/task");
+        struct dirent *e;
+        if (d == NULL)
+            return NULL;
+        while ((e = readdir(d)) != NULL) {
+            long tid = strtol(e->d_name, NULL, 10);
+            if (tid > 0 && strcmp(e->d_name, self) != 0)
+                sample_one(tid, tid == main_tid);
+        }
+        closedir(d);
+        struct timespec pause_ts = { 0, 200000 };
+        nanosleep(&pause_ts, NULL);
+    }
+    return NULL;
+}
+
+static int cmp_wait_key(const void *a, const void *b)
+{
+    long x = ((const wait_key *)a)->count, y = ((const wait_key *)b)->count;
+    return (x < y) - (x > y);
+}
+
+static void sample_report(void)
+{
+    qsort(wait_keys, (size_t)nwait_keys, sizeof wait_keys[0], cmp_wait_key);
+    printf("# --sample: %ld samples of the threads' system calls; running (none): %.1f %%\n",
+           wait_samples, wait_samples ? 100.0 * wait_running / wait_samples : 0.0);
+    for (int k = 0; k < nwait_keys; k++)
+        printf("#   %5.1f %%  %-6s syscall %3ld  arg0 pool%+lld  arg1 0x%lx\n",
+               100.0 * wait_keys[k].count / (wait_samples ? wait_samples : 1),
+               wait_keys[k].caller ? "caller" : "worker", wait_keys[k].nr, wait_keys[k].where,
+               wait_keys[k].op);
+    if (wait_other)
+        printf("#   %5.1f %%  other\n", 100.0 * wait_other / wait_samples);
+}
+
 static pool_t *nested_pool;
 static size_t nested_n;
 static unsigned long nested_iters;
@@ -807,18 +908,28 @@ static int nested_outer(void *ctx, size_t o)
 }
 
 /* W6 on a pool of N (see the mode's comment); checks every item's sum. */
-static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iters)
+static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iters, int sample)
 {
     enum { CALLS = 50 };
     static idle_thread before[IDLE_MAXT], after[IDLE_MAXT];
     nested_pool = pool_create((size_t)nthreads);
     if (nested_pool == NULL)
         return 1;
+    pthread_t sampler;
+    sample_base = (uintptr_t)nested_pool;
+    atomic_store(&sampling, sample != 0);
+    if (sample && pthread_create(&sampler, NULL, sampler_main, NULL) != 0)
+        return 1;
     nested_n = 10000;
     nested_iters = iters / 100 ? iters / 100 : 1;
     nested_out = must_alloc(outer * nested_n * sizeof(double));
     memset(nested_out, 0, outer * nested_n * sizeof(double));
     double *t = must_alloc(CALLS * sizeof(double));
+    size_t nt = (size_t)nthreads;
+    /* per call: the k-th thread's first chunk start and last chunk end */
+    double *q = must_alloc(2 * nt * CALLS * sizeof(double));
+    double *med = must_alloc(2 * nt * (size_t)reps * sizeof(double));
+    double *first = must_alloc(nt * sizeof(double)), *last = must_alloc(nt * sizeof(double));
 
     printf("# W6 on a pool of %d: %zu outer items, each a pool_for_range of %zu items of %lu "
            "bench_work iterations; %d calls a run\n",
@@ -828,20 +939,37 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
     printf("# run  ms/call  in-chunks  ran  sleeps  preempted\n");
     for (int r = 0; r < reps; r++) {
         int nb = idle_read(before, IDLE_MAXT);
-        memset(turns, 0, sizeof turns);
-        double r0 = now_s();
+        double r0 = now_s(), busy = 0;
+        int ran = 0;
         for (int c = 0; c < CALLS; c++) {
+            memset(turns, 0, sizeof turns);
             double t0 = now_s();
             if (pool_for(nested_pool, outer, nested_outer, NULL) != 0)
                 return 1;
-            t[c] = (now_s() - t0) * 1e3;
+            double t1 = now_s();
+            t[c] = (t1 - t0) * 1e3;
+            size_t n = 0;
+            for (int k = 0; k < PROBE_MAXT; k++) {
+                busy += turns[k].busy;
+                if (turns[k].items > 0 && n < nt) {
+                    first[n] = turns[k].first;
+                    last[n++] = turns[k].last;
+                }
+            }
+            ran = (int)n > ran ? (int)n : ran;
+            qsort(first, n, sizeof first[0], cmp_double);
+            qsort(last, n, sizeof last[0], cmp_double);
+            /* A thread that ran no chunk starts at the call's end and runs
+             * out at its start. */
+            for (size_t k = 0; k < nt; k++) {
+                q[k * CALLS + (size_t)c] = ((k < n ? first[k] : t1) - t0) * 1e6;
+                q[(nt + k) * CALLS + (size_t)c] = ((k >= nt - n ? last[k - (nt - n)] : t0) - t0) * 1e6;
+            }
         }
-        double span = now_s() - r0, busy = 0;
-        int na = idle_read(after, IDLE_MAXT), ran = 0;
-        for (int k = 0; k < PROBE_MAXT; k++) {
-            busy += turns[k].busy;
-            ran += turns[k].items > 0;
-        }
+        for (size_t k = 0; k < 2 * nt; k++)
+            med[k * (size_t)reps + (size_t)r] = median(q + k * CALLS, CALLS);
+        double span = now_s() - r0;
+        int na = idle_read(after, IDLE_MAXT);
         unsigned long long vol = 0, invol = 0;
         if (nb >= 0 && na >= 0)
             workers_switches(before, nb, after, na, &vol, &invol);
@@ -857,7 +985,21 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
             return 1;
         }
     }
+    printf("# per call, medians: when the k-th thread to run a chunk started its first, "
+           "and when the k-th to run out ended its last (us from the call's start)\n");
+    for (size_t k = 0; k < nt; k++)
+        printf("thread %2zu  starts %8.1f  runs out %8.1f\n", k + 1,
+               median(med + k * (size_t)reps, reps), median(med + (nt + k) * (size_t)reps, reps));
+    free(last);
+    free(first);
+    free(med);
+    free(q);
     printf("# every item's sum checked\n");
+    if (sample) {
+        atomic_store(&sampling, false);
+        pthread_join(sampler, NULL);
+        sample_report();
+    }
     pool_destroy(nested_pool);
     free(t);
     free(nested_out);
@@ -1336,6 +1478,7 @@ int main(int argc, char **argv)
     int nthreads = 16;
     size_t tri_n = 700, outer = 8;
     int ncallers = 8;
+    int sample = 0;
 
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--reps") == 0)
@@ -1352,6 +1495,8 @@ int main(int argc, char **argv)
             outer = strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--callers") == 0)
             ncallers = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--sample") == 0)
+            sample = atoi(argv[i + 1]);
     }
     if (reps < 1 || iters < 1 || nthreads < 1 || nthreads > PROBE_MAXT || tri_n < 1 ||
         outer < 1 || outer > 4096 || ncallers < 1 || ncallers > CALLERS_MAX ||
@@ -1365,7 +1510,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|tails|"
                         "nested|callers|small|costs|unzip [--reps R] [--iters K] "
                         "[--system poolmap|pthreadpool] [--threads N] [--items M] [--outer K] "
-                        "[--callers M]\n");
+                        "[--callers M] [--sample 1]\n");
         return 2;
     }
     if (strcmp(mode, "unzip") == 0)
@@ -1381,7 +1526,7 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "arrivals") == 0) {
         rc = probe_arrivals(system, nthreads, reps, iters);
     } else if (strcmp(mode, "nested") == 0) {
-        rc = probe_nested(nthreads, outer, reps, iters);
+        rc = probe_nested(nthreads, outer, reps, iters, sample);
     } else if (strcmp(mode, "callers") == 0) {
         rc = probe_callers(nthreads, ncallers, reps, iters);
     } else if (strcmp(mode, "small") == 0) {
