@@ -48,7 +48,8 @@
  *     worker that slept during a call, or between two, had to be woken.
  *     Then, medians over the calls, when the k-th thread to run an inner
  *     chunk started its first and when the k-th to run out ended its last:
- *     a late start, an uneven end, or (neither) idle time in between.
+ *     a late start, an uneven end, or (neither) idle time in between; and
+ *     when the k-th outer item began (a late one queues its inner call late).
  *     With --sample 1, where the threads blocked (see sample_report).
  *   bench_probe callers [--threads N] [--callers M] [--reps R] [--iters K]
  *     M threads of the program's own (default 8) each make 1000 W5-sized
@@ -901,9 +902,12 @@ static int nested_inner(void *ctx, size_t b, size_t e)
     return 0;
 }
 
+static double nested_began[4096]; /* per outer item, this call */
+
 static int nested_outer(void *ctx, size_t o)
 {
     (void)ctx;
+    nested_began[o] = now_s();
     return pool_for_range(nested_pool, nested_n, nested_inner, &o);
 }
 
@@ -925,10 +929,11 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
     nested_out = must_alloc(outer * nested_n * sizeof(double));
     memset(nested_out, 0, outer * nested_n * sizeof(double));
     double *t = must_alloc(CALLS * sizeof(double));
-    size_t nt = (size_t)nthreads;
-    /* per call: the k-th thread's first chunk start and last chunk end */
-    double *q = must_alloc(2 * nt * CALLS * sizeof(double));
-    double *med = must_alloc(2 * nt * (size_t)reps * sizeof(double));
+    size_t nt = (size_t)nthreads, nq = 2 * nt + outer;
+    /* per call: the k-th thread's first chunk start and last chunk end,
+     * the k-th outer item's start */
+    double *q = must_alloc(nq * CALLS * sizeof(double));
+    double *med = must_alloc(nq * (size_t)reps * sizeof(double));
     double *first = must_alloc(nt * sizeof(double)), *last = must_alloc(nt * sizeof(double));
 
     printf("# W6 on a pool of %d: %zu outer items, each a pool_for_range of %zu items of %lu "
@@ -965,8 +970,11 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
                 q[k * CALLS + (size_t)c] = ((k < n ? first[k] : t1) - t0) * 1e6;
                 q[(nt + k) * CALLS + (size_t)c] = ((k >= nt - n ? last[k - (nt - n)] : t0) - t0) * 1e6;
             }
+            qsort(nested_began, outer, sizeof nested_began[0], cmp_double);
+            for (size_t k = 0; k < outer; k++)
+                q[(2 * nt + k) * CALLS + (size_t)c] = (nested_began[k] - t0) * 1e6;
         }
-        for (size_t k = 0; k < 2 * nt; k++)
+        for (size_t k = 0; k < nq; k++)
             med[k * (size_t)reps + (size_t)r] = median(q + k * CALLS, CALLS);
         double span = now_s() - r0;
         int na = idle_read(after, IDLE_MAXT);
@@ -990,6 +998,10 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
     for (size_t k = 0; k < nt; k++)
         printf("thread %2zu  starts %8.1f  runs out %8.1f\n", k + 1,
                median(med + k * (size_t)reps, reps), median(med + (nt + k) * (size_t)reps, reps));
+    printf("# when the k-th outer item began (us from the call's start): a late one queues "
+           "its inner call late, and wakes workers that slept\n");
+    for (size_t k = 0; k < outer; k++)
+        printf("outer %2zu  begins %8.1f\n", k + 1, median(med + (2 * nt + k) * (size_t)reps, reps));
     free(last);
     free(first);
     free(med);
