@@ -219,6 +219,11 @@ struct pool {
  * calls of cheap items. */
 #define POOL__CLAIM_NS 250000ull
 
+/* A thread times its chunks a span at a time (struct pool__pace in
+ * job.c); a span ends at the latest after this many chunks, so that items
+ * that turn costly within a share are seen within a few claims. */
+#define POOL__PACE_CHUNKS 4u
+
 /* One finished chunk, kept for pool_future_next() (POOL_ASYNC_CHUNKS). */
 struct pool__record {
     size_t begin, end;

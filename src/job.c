@@ -556,8 +556,6 @@ static size_t claim_cap(const pool_t *pool, size_t ran, unsigned long long ticks
  * POOL__PACE_CHUNKS untimed chunks: items that turn costly are seen within
  * a few claims, as they were within one when every chunk was timed.
  */
-#define POOL__PACE_CHUNKS 4u
-
 struct pool__pace {
     unsigned long long clock; /* the last read */
     size_t due;               /* read once `unread` reaches this */

@@ -633,7 +633,13 @@ typedef struct claim_log {
     size_t nranges;
     bool overflow;
     int64_t item_ns;
+    size_t period, cheap; /* item i is free when i % period < cheap */
 } claim_log;
+
+static bool claim_item_costly(const claim_log *claims, size_t i)
+{
+    return i % claims->period >= claims->cheap;
+}
 
 static int logged_range(void *ctx, size_t b, size_t e)
 {
@@ -650,7 +656,8 @@ static int logged_range(void *ctx, size_t b, size_t e)
     }
     pthread_mutex_unlock(&claims->lock);
     for (size_t i = b; i < e; i++)
-        tu_sleep_ns(claims->item_ns);
+        if (claim_item_costly(claims, i))
+            tu_sleep_ns(claims->item_ns);
     return 0;
 }
 
@@ -668,6 +675,8 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
         claims.nranges = 0;
         claims.overflow = false;
         claims.item_ns = 3 * (int64_t)POOL__CLAIM_NS;
+        claims.period = 1;
+        claims.cheap = 0;
         tu_where("pool_create(%zu), %zu items of %lld ns", sizes[p], n,
                  (long long)claims.item_ns);
         TU_ASSERT_EQ(pool_for_range(pool, n, logged_range, &claims), 0);
@@ -696,6 +705,80 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
         TU_ASSERT_TRUE(atomic_load(&count) <= n / 64);
         pool_destroy(pool);
     }
+    pthread_mutex_destroy(&claims.lock);
+}
+
+/*
+ * A thread reads the clock once a span of chunks, not once a chunk (src/
+ * job.c, struct pool__pace): its first chunks of a share were cheap, so
+ * it times the next ones only now and then. Items that turn costly in the
+ * middle of the share are still seen within a few claims: after at most
+ * POOL__PACE_CHUNKS untimed chunks, and from then on come one per claim.
+ * One thread runs the whole call (the other is held in an outer item), its
+ * own share and then the other share whole, each 32 free items followed by
+ * 32 of 3 x POOL__CLAIM_NS. Claims holding two or more costly items: 2
+ * when every chunk was timed, 7 with the guard, 14 without it (claims of
+ * an eighth of what is left until the share ran out).
+ */
+typedef struct turn_run {
+    tu_latch held;       /* item 1 has begun */
+    tu_latch inner_done; /* item 0's inner call returned */
+    pool_t *pool;
+    claim_log *claims;
+    int inner_rc;
+} turn_run;
+
+static int turn_item(void *ctx, size_t i)
+{
+    turn_run *r = ctx;
+
+    if (i != 0) {
+        tu_latch_add(&r->held, 1);
+        return tu_latch_wait(&r->inner_done, 1, TU_MS(10000));
+    }
+    int rc = tu_latch_wait(&r->held, 1, TU_MS(10000));
+    if (rc == 0)
+        r->inner_rc = pool_for_range(r->pool, 128, logged_range, r->claims);
+    tu_latch_add(&r->inner_done, 1);
+    return rc;
+}
+
+static void items_that_turn_costly_mid_share_come_one_per_claim_within_a_few_claims(
+    void **state)
+{
+    static claim_log claims; /* 9 KiB: off the stack */
+    turn_run r;
+
+    (void)state;
+    TU_ASSERT_EQ(pthread_mutex_init(&claims.lock, NULL), 0);
+    claims.nranges = 0;
+    claims.overflow = false;
+    claims.item_ns = 3 * (int64_t)POOL__CLAIM_NS;
+    claims.period = 64;
+    claims.cheap = 32;
+    r.pool = tu_pool_open(2);
+    r.claims = &claims;
+    r.inner_rc = -1;
+    tu_latch_init(&r.held);
+    tu_latch_init(&r.inner_done);
+    tu_where("pool_create(2): 128 items, free then costly in each half, on one thread");
+    TU_ASSERT_EQ(pool_for(r.pool, 2, turn_item, &r), 0);
+    TU_ASSERT_EQ(r.inner_rc, 0);
+    TU_ASSERT_EQ(claims.overflow, false);
+
+    size_t covered = 0, several = 0;
+    for (size_t k = 0; k < claims.nranges; k++) {
+        size_t costly = 0;
+        for (size_t i = claims.ranges[k].begin; i < claims.ranges[k].end; i++)
+            costly += claim_item_costly(&claims, i);
+        covered += claims.ranges[k].end - claims.ranges[k].begin;
+        several += costly >= 2;
+    }
+    TU_ASSERT_EQ(covered, 128);
+    TU_ASSERT_TRUE(several <= 2 * (POOL__PACE_CHUNKS + 1));
+    tu_latch_destroy(&r.inner_done);
+    tu_latch_destroy(&r.held);
+    pool_destroy(r.pool);
     pthread_mutex_destroy(&claims.lock);
 }
 
@@ -787,6 +870,7 @@ int main(int argc, char **argv)
         TU_TEST(back_to_back_calls_each_get_every_worker),
         TU_TEST(calls_after_any_idle_gap_wake_every_sleeping_worker),
         TU_TEST(costly_items_come_one_per_claim_cheap_ones_many_to_a_claim),
+        TU_TEST(items_that_turn_costly_mid_share_come_one_per_claim_within_a_few_claims),
         TU_TEST(a_call_nested_in_a_busy_pool_takes_the_idle_shares_whole),
 #ifdef POOLMAP_TEST_STEAL_GAP
         TU_TEST(items_a_helper_leaves_behind_unseen_still_run),
