@@ -791,8 +791,9 @@ static int probe_arrivals(const char *system, int nthreads, int reps, unsigned l
 
 /* ---- nested: W6 on a pool of N -------------------------------------------- */
 
-/* --sample: where the pool's threads block, from /proc/self/task/T/syscall
- * read in a loop by a thread of the probe's own (Linux): per system call
+/* --sample: where the pool's threads block while a run's calls go on (not
+ * between runs, when the pool idles), from /proc/self/task/T/syscall read
+ * in a loop by a thread of the probe's own (Linux): per system call
  * (202 is futex on x86-64) and its first two arguments, the address as an
  * offset from the pool's (inside the pool: its lock, condition variables
  * and parking word; see `ptype /o pool_t` in gdb) and the futex operation.
@@ -810,6 +811,7 @@ static wait_key wait_keys[WAIT_KEYS];
 static int nwait_keys;
 static long wait_samples, wait_running, wait_other;
 static atomic_bool sampling;
+static atomic_bool sample_now; /* a run's calls are going on: record */
 static uintptr_t sample_base;
 
 static void sample_one(long tid, int caller)
@@ -855,7 +857,7 @@ static void *sampler_main(void *arg)
             return NULL;
         while ((e = readdir(d)) != NULL) {
             long tid = strtol(e->d_name, NULL, 10);
-            if (tid > 0 && strcmp(e->d_name, self) != 0)
+            if (tid > 0 && strcmp(e->d_name, self) != 0 && atomic_load(&sample_now))
                 sample_one(tid, tid == main_tid);
         }
         closedir(d);
@@ -939,13 +941,15 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
     printf("# W6 on a pool of %d: %zu outer items, each a pool_for_range of %zu items of %lu "
            "bench_work iterations; %d calls a run\n",
            nthreads, outer, nested_n, nested_iters, CALLS);
-    printf("# in-chunks: the threads' time in inner chunks over N x the run's; sleeps and "
-           "preempted: the workers' context switches per call\n");
-    printf("# run  ms/call  in-chunks  ran  sleeps  preempted\n");
+    printf("# in-chunks: the threads' time in inner chunks over N x the run's; chunks: inner "
+           "chunks (claims) per call; sleeps and preempted: the workers' context switches per "
+           "call (a sleep, or a wait for a lock)\n");
+    printf("# run  ms/call  in-chunks  chunks  ran  sleeps  preempted\n");
     for (int r = 0; r < reps; r++) {
         int nb = idle_read(before, IDLE_MAXT);
-        double r0 = now_s(), busy = 0;
+        double r0 = now_s(), busy = 0, chunks = 0;
         int ran = 0;
+        atomic_store(&sample_now, true);
         for (int c = 0; c < CALLS; c++) {
             memset(turns, 0, sizeof turns);
             double t0 = now_s();
@@ -956,6 +960,7 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
             size_t n = 0;
             for (int k = 0; k < PROBE_MAXT; k++) {
                 busy += turns[k].busy;
+                chunks += turns[k].items; /* nested_inner counts chunks */
                 if (turns[k].items > 0 && n < nt) {
                     first[n] = turns[k].first;
                     last[n++] = turns[k].last;
@@ -976,13 +981,14 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
         }
         for (size_t k = 0; k < nq; k++)
             med[k * (size_t)reps + (size_t)r] = median(q + k * CALLS, CALLS);
+        atomic_store(&sample_now, false);
         double span = now_s() - r0;
         int na = idle_read(after, IDLE_MAXT);
         unsigned long long vol = 0, invol = 0;
         if (nb >= 0 && na >= 0)
             workers_switches(before, nb, after, na, &vol, &invol);
-        printf("%5d %8.3f %10.3f %4d %7.2f %10.2f\n", r, median(t, CALLS),
-               busy / ((double)nthreads * span), ran, (double)vol / CALLS,
+        printf("%5d %8.3f %10.3f %7.0f %4d %7.2f %10.2f\n", r, median(t, CALLS),
+               busy / ((double)nthreads * span), chunks / CALLS, ran, (double)vol / CALLS,
                (double)invol / CALLS);
     }
     /* Each call added bench_work(k) to item k once, in call order. */
