@@ -331,14 +331,15 @@ static void job_split(struct pool__job *job, struct pool__slot *slots, unsigned 
 }
 
 /* Claim the front of the thread's own slot: an eighth of what is left, at
- * least min_chunk, at most `cap` items (see claim_cap). A claim cannot be
+ * least min_chunk and `least` (POOL__CLAIM_MIN_NS of items, once timed),
+ * at most `cap` items (see claim_cap). A claim cannot be
  * stolen once made: halves left a Mandelbrot call waiting up to 10 ms on
  * one thread's first claim of the costly middle rows (2 threads); eighths
  * kept the wait under about 1 ms, and an uncontended claim costs little
  * more than a load. */
 #define POOL__OWN_DIV 8
-static bool slot_claim(const struct pool__job *job, struct pool__slot *s, size_t cap,
-                       size_t *b, size_t *e, bool *last)
+static bool slot_claim(const struct pool__job *job, struct pool__slot *s, size_t least,
+                       size_t cap, size_t *b, size_t *e, bool *last)
 {
     uint64_t cur = pool__load_relaxed(&s->range);
     size_t lo, hi;
@@ -347,6 +348,8 @@ static bool slot_claim(const struct pool__job *job, struct pool__slot *s, size_t
         size_t c = (hi - lo) / POOL__OWN_DIV;
         if (c < job->min_chunk)
             c = job->min_chunk;
+        if (c < least)
+            c = least;
         if (c > cap)
             c = cap;
         if (c > hi - lo)
@@ -558,6 +561,7 @@ static size_t claim_cap(const pool_t *pool, size_t ran, unsigned long long ticks
  */
 struct pool__pace {
     unsigned long long clock; /* the last read */
+    size_t least;             /* claims hold at least this many items */
     size_t due;               /* read once `unread` reaches this */
     size_t unread;            /* items run since the last read */
     unsigned chunks;          /* chunks run since the last read */
@@ -589,6 +593,7 @@ static size_t pace_read(const pool_t *pool, struct pool__job *job, struct pool__
     cap = claim_cap(pool, pace->unread, t);
     pace->unread = 0;
     pace->due = cap / 8 > 0 ? cap / 8 : 1;
+    pace->least = cap == SIZE_MAX ? 0 : cap / (POOL__CLAIM_NS / POOL__CLAIM_MIN_NS);
     return cap;
 }
 
@@ -602,14 +607,14 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
     struct pool__slot *mine = slot < job->nslots ? &job->slots[slot] : NULL;
     struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
     size_t b, e, stop, cap = SIZE_MAX; /* no chunk timed yet */
-    struct pool__pace pace = { 0, 1, 0, 0, true };
+    struct pool__pace pace = { 0, 0, 1, 0, 0, true };
 
     if (mine != NULL && slot != 0)
         pool__store_relaxed(&mine->owned, true);
 
     for (;;) {
         bool last;
-        bool own = mine != NULL && slot_claim(job, mine, cap, &b, &e, &last);
+        bool own = mine != NULL && slot_claim(job, mine, pace.least, cap, &b, &e, &last);
         if (slot == 0 && (!own || last)) /* the caller's share is all claimed */
             offer_withdraw_if_all_in(pool, job);
         if (!own) {
