@@ -225,8 +225,9 @@ struct pool {
 #define POOL__PACE_CHUNKS 4u
 
 /* Once a thread has timed a span, its claims from its own share hold at
- * least this much work at the span's rate (the eighths, min_chunk and the
- * cap permitting), so that a claim's own cost stays a small part of it:
+ * least this much work at the span's rate where up to a quarter of what
+ * is left allows (the cap permitting), so that a claim's own cost stays a
+ * small part of it:
  * on 16 threads a W6 call (8 inner calls of 10^4 items of 0.04 us) made
  * about 5900 claims of 13 items, 0.5 us each (bench_probe nested), where
  * a claim costs about 0.1 us on the Xeon VM. The last claims of a call

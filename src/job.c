@@ -330,9 +330,10 @@ static void job_split(struct pool__job *job, struct pool__slot *slots, unsigned 
         job->min_chunk = 1;
 }
 
-/* Claim the front of the thread's own slot: an eighth of what is left, at
- * least min_chunk and `least` (POOL__CLAIM_MIN_NS of items, once timed),
- * at most `cap` items (see claim_cap). A claim cannot be
+/* Claim the front of the thread's own slot: an eighth of what is left, or
+ * up to a quarter to reach `least` (POOL__CLAIM_MIN_NS of items at the
+ * last span's rate), at least min_chunk, at most `cap` items (see
+ * claim_cap). A claim cannot be
  * stolen once made: halves left a Mandelbrot call waiting up to 10 ms on
  * one thread's first claim of the costly middle rows (2 threads); eighths
  * kept the wait under about 1 ms, and an uncontended claim costs little
@@ -346,10 +347,14 @@ static bool slot_claim(const struct pool__job *job, struct pool__slot *s, size_t
     *last = false;
     while (slot_live(job, cur, &lo, &hi)) {
         size_t c = (hi - lo) / POOL__OWN_DIV;
+        if (c < least) {
+            /* Never more than a quarter of what is left for it: the
+             * floor's rate may come from cheaper items than those ahead. */
+            size_t quarter = (hi - lo) / 4;
+            c = least < quarter ? least : quarter > c ? quarter : c;
+        }
         if (c < job->min_chunk)
             c = job->min_chunk;
-        if (c < least)
-            c = least;
         if (c > cap)
             c = cap;
         if (c > hi - lo)
@@ -622,6 +627,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
             if (pace.unread > 0)
                 cap = pace_read(pool, job, &pace, &turn, cap);
             pace.fresh = true;
+            pace.least = 0; /* stolen items may cost more than these did */
             if (!slot_steal(job, slot, mine != NULL, &b, &e)) {
                 /* The hint for queue_pick (see job_exhausted); an offered
                  * call is never on the queue, and the store would move a

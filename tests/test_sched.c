@@ -718,7 +718,10 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
  * own share and then the other share whole, each 32 free items followed by
  * 32 of 3 x POOL__CLAIM_NS. Claims holding two or more costly items: 2
  * when every chunk was timed, 7 with the guard, 14 without it (claims of
- * an eighth of what is left until the share ran out).
+ * an eighth of what is left until the share ran out). And the floor of
+ * POOL__CLAIM_MIN_NS of items, reckoned at the free items' rate, must not
+ * hand the costly ones out wholesale: at most a quarter of a share's 32
+ * costly items in one claim (without the quarter's bound, 27 and 30).
  */
 typedef struct turn_run {
     tu_latch held;       /* item 1 has begun */
@@ -766,16 +769,18 @@ static void items_that_turn_costly_mid_share_come_one_per_claim_within_a_few_cla
     TU_ASSERT_EQ(r.inner_rc, 0);
     TU_ASSERT_EQ(claims.overflow, false);
 
-    size_t covered = 0, several = 0;
+    size_t covered = 0, several = 0, most = 0;
     for (size_t k = 0; k < claims.nranges; k++) {
         size_t costly = 0;
         for (size_t i = claims.ranges[k].begin; i < claims.ranges[k].end; i++)
             costly += claim_item_costly(&claims, i);
         covered += claims.ranges[k].end - claims.ranges[k].begin;
         several += costly >= 2;
+        most = costly > most ? costly : most;
     }
     TU_ASSERT_EQ(covered, 128);
     TU_ASSERT_TRUE(several <= 2 * (POOL__PACE_CHUNKS + 1));
+    TU_ASSERT_TRUE(most <= 32 / 4);
     tu_latch_destroy(&r.inner_done);
     tu_latch_destroy(&r.held);
     pool_destroy(r.pool);
