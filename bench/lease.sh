@@ -26,14 +26,16 @@
 #   table   bench/run.sh --no-build: W1-W6 (--workloads), --table-rounds
 #           rounds (default 1) at 1, 2, 4, ... up to the CPUs,
 #           --timeout 40, then the idle row at the top count (16 CPUs: 9.5 min
-#           on 2026-11-27, so a 15-minute lease fits one "probes ab" call
-#           and one "table" call, and little else)
+#           on 2026-11-27 for all six, 4.4 min for "W5 W6" with 2 rounds;
+#           a 15-minute lease fits one "probes ab" call and one full
+#           "table" call, and little else)
 #   idle    the idle row alone at the top count (when the table part ran out of time)
 # Everything goes to build-bench/lease/ and is packed into OUT/lease.tgz
 # (default build-bench) after each part, so that a call killed by its time
 # limit still returns what was done, in one file. On 16 CPUs "probes ab"
-# took 3.5 minutes on 2026-11-27 (before the probes of 53b95ce, which add
-# seconds).
+# took 3.75 minutes on 2026-11-27 (18 s of probes before fc1dcd4's, which
+# add a few seconds; a machine's start and hand-over cost about 30 s more
+# per call).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
