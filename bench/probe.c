@@ -1160,11 +1160,16 @@ static int pin_to(int cpu)
     return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
+static atomic_int pp_pinned; /* the other thread: 1 pinned, -1 could not be */
+
 static void *pinned_other(void *arg)
 {
     (void)arg;
-    if (pin_to(pp_cpu) != 0)
-        return (void *)1;
+    if (pin_to(pp_cpu) != 0) {
+        atomic_store(&pp_pinned, -1);
+        return NULL;
+    }
+    atomic_store(&pp_pinned, 1);
     return pingpong_other(NULL);
 }
 
@@ -1176,8 +1181,16 @@ static double pingpong_pinned(int cpu)
         return -1;
     pp_cpu = cpu;
     atomic_store(&pp_flag, 0);
+    atomic_store(&pp_pinned, 0);
     double ns = -1;
     if (pthread_create(&t, NULL, pinned_other, NULL) == 0) {
+        while (atomic_load(&pp_pinned) == 0) {
+        }
+        if (atomic_load(&pp_pinned) < 0) { /* that CPU is not ours to use */
+            pthread_join(t, NULL);
+            pthread_setaffinity_np(pthread_self(), sizeof old, &old);
+            return -1;
+        }
         double t0 = now_s();
         for (long i = 0; i < PP_ROUNDS; i++) {
             atomic_store_explicit(&pp_flag, 2 * i + 1, memory_order_release);
@@ -1217,6 +1230,15 @@ static int probe_costs(void)
         atomic_compare_exchange_strong(&word, &v, v + 1);
     });
     COSTS_TIME("sched_yield", 100000, sched_yield());
+#if defined(__linux__)
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) < 2) {
+        /* Two threads spinning on one CPU hand the line over once a time
+         * slice: nothing to measure. */
+        printf("# one CPU allowed: no line round trips\n");
+        return 0;
+    }
+#endif
     printf("%-34s %8.1f ns\n", "line round trip, unpinned threads", pingpong_ns());
 #if defined(__linux__)
     int cpus[3] = { 1, (int)(ncpu / 2), (int)(ncpu - 1) };
@@ -1224,7 +1246,11 @@ static int probe_costs(void)
         if (cpus[k] < 1 || cpus[k] >= ncpu || (k > 0 && cpus[k] == cpus[k - 1]))
             continue;
         snprintf(buf, sizeof buf, "line round trip, CPUs 0 and %d", cpus[k]);
-        printf("%-34s %8.1f ns\n", buf, pingpong_pinned(cpus[k]));
+        double ns = pingpong_pinned(cpus[k]);
+        if (ns < 0)
+            printf("%-34s %8s (cannot pin there)\n", buf, "-");
+        else
+            printf("%-34s %8.1f ns\n", buf, ns);
     }
 #endif
     return 0;
