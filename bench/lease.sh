@@ -9,7 +9,10 @@
 #          git worktree add /tmp/old <commit> && (cd /tmp/old && bench/run.sh --smoke)
 #          mkdir -p build-bench/old && cp /tmp/old/build-bench/bench/bench_poolmap \
 #            /tmp/old/build-bench/bench/bench_probe build-bench/old/
-#   there: bench/lease.sh --out "$OUT" [--old build-bench/old] [--parts "probes ab table"]
+#          # and a third build (--mid) in build-bench/mid the same way, to
+#          # split two changes: ab then also runs it against the new one
+#   there: bench/lease.sh --out "$OUT" [--old build-bench/old] [--mid build-bench/mid]
+#                         [--parts "probes ab table"]
 #
 # Parts, in this order (each prints when it starts and ends):
 #   probes  bench_probe costs (clock reads, pause, a cache line's round
@@ -22,7 +25,9 @@
 #           count; the old build's too where it has the mode), unzip (one
 #           thread): seconds each
 #   ab      bench/ab.sh OLD NEW at the top two thread counts: W1,W5 with every
-#           peer, W4,W6 with OpenMP and TBB, idle alone (--rounds, default 3)
+#           peer, W4,W6 with OpenMP and TBB, idle alone; W5 at 2 and 4 threads
+#           beside pthreadpool; with --mid, MID NEW at the top two counts, W5,W6
+#           beside pthreadpool and TBB (--rounds, default 3)
 #   table   bench/run.sh --no-build: W1-W6 (--workloads), --table-rounds
 #           rounds (default 1) at 1, 2, 4, ... up to the CPUs,
 #           --timeout 40, then the idle row at the top count (16 CPUs: 9.5 min
@@ -35,12 +40,14 @@
 # limit still returns what was done, in one file. On 16 CPUs "probes ab"
 # took 3.75 minutes on 2026-11-27 (18 s of probes before fc1dcd4's, which
 # add a few seconds; a machine's start and hand-over cost about 30 s more
-# per call).
+# per call); the W5 rows at 2 and 4 threads and --mid's rounds, added
+# since, take perhaps 1.5 minutes more (estimated, not timed there).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 OUT=${OUT:-build-bench}
 OLD=""
+MID=""
 PARTS="probes ab table"
 ROUNDS=3
 TABLE_WORKLOADS="W1 W2 W3 W4 W5 W6"
@@ -49,11 +56,13 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT=${2:?}; shift 2 ;;
     --old) OLD=${2:?}; shift 2 ;;
+    --mid) MID=${2:?}; shift 2 ;;
     --parts) PARTS=${2:?}; shift 2 ;;
     --rounds) ROUNDS=${2:?}; shift 2 ;;
     --workloads) TABLE_WORKLOADS=${2:?}; shift 2 ;;
     --table-rounds) TABLE_ROUNDS=${2:?}; shift 2 ;;
-    *) echo "usage: bench/lease.sh [--out DIR] [--old DIR] [--parts \"probes ab table idle\"] [--rounds K]" >&2
+    *) echo "usage: bench/lease.sh [--out DIR] [--old DIR] [--mid DIR] [--parts \"probes ab table idle\"]" >&2
+       echo "                      [--rounds K]" >&2
        echo "                      [--workloads \"W5 W6\"] [--table-rounds K]" >&2
        exit 2 ;;
   esac
@@ -145,6 +154,15 @@ for p in $PARTS; do
         --peers "openmp tbb" --out "$R/ab-w4w6.csv" >>"$R/ab.txt" 2>&1
       bench/ab.sh "$OLD" "$NEW" --threads "$CPUS" --workloads idle --rounds "$ROUNDS" \
         --out "$R/ab-idle.csv" >>"$R/ab.txt" 2>&1
+      # W5's misses are at 2 and 4 threads
+      bench/ab.sh "$OLD" "$NEW" --threads "2 4" --workloads W5 --rounds "$ROUNDS" \
+        --peers pthreadpool --out "$R/ab-w5-low.csv" >>"$R/ab.txt" 2>&1
+      pack
+      if [ -n "$MID" ]; then
+        echo "# --mid against new" >>"$R/ab.txt"
+        bench/ab.sh "$MID" "$NEW" --threads "$HALF $CPUS" --workloads W5,W6 --rounds "$ROUNDS" \
+          --peers "pthreadpool tbb" --out "$R/ab-mid.csv" >>"$R/ab.txt" 2>&1
+      fi
       ;;
     table)
       bench/run.sh --no-build --no-install --threads "$THREADS" --rounds "$TABLE_ROUNDS" \
