@@ -227,10 +227,10 @@ struct pool {
 /* Once a thread has timed a span, its claims from its own share hold at
  * least this much work at the span's rate where up to a quarter of what
  * is left allows (the cap permitting), so that a claim's own cost stays a
- * small part of it:
- * on 16 threads a W6 call (8 inner calls of 10^4 items of 0.04 us) made
- * about 5900 claims of 13 items, 0.5 us each (bench_probe nested), where
- * a claim costs about 0.1 us on the Xeon VM. The last claims of a call
+ * small part of it: a W6 call on 16 threads (8 inner calls of 10^4 items
+ * of 0.04-0.07 us) made about 5900 claims of 13 items, well under 1 us
+ * each (bench_probe nested, counted on the 2-core VM), where a claim
+ * costs about 0.1 us on the Xeon VM. The last claims of a call
  * hold at most about this long beyond one item. */
 #define POOL__CLAIM_MIN_NS 1000ull
 

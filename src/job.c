@@ -566,25 +566,26 @@ static size_t claim_cap(const pool_t *pool, size_t ran, unsigned long long ticks
  */
 struct pool__pace {
     unsigned long long clock; /* the last read */
-    size_t least;             /* claims hold at least this many items */
-    size_t due;               /* read once `unread` reaches this */
+    size_t cap;               /* claims hold at most this many items */
+    size_t least;             /* ... and at least this many */
     size_t unread;            /* items run since the last read */
     unsigned chunks;          /* chunks run since the last read */
     bool fresh; /* the next chunk starts a span: read before it and after */
 };
 
-/* True when the chunks since the last read are to be timed now. */
+/* True when the chunks since the last read are to be timed now: the
+ * items since then would take an eighth of the cap at the last rate. */
 static bool pace_due(const struct pool__pace *pace)
 {
-    return pace->fresh || pace->unread >= pace->due || pace->chunks >= POOL__PACE_CHUNKS;
+    size_t eighth = pace->cap / 8 > 0 ? pace->cap / 8 : 1;
+    return pace->fresh || pace->unread >= eighth || pace->chunks >= POOL__PACE_CHUNKS;
 }
 
 /* Read the clock: the span since the last read goes to the turn's busy
- * time (the caller's tiny estimate) and flags a long chunk; returns the
- * claim cap at its rate (`cap` unchanged when nothing ran since the last
- * read). */
-static size_t pace_read(const pool_t *pool, struct pool__job *job, struct pool__pace *pace,
-                        struct pool__turn *turn, size_t cap)
+ * time (the caller's tiny estimate) and flags a long chunk, and its rate,
+ * when anything ran since the last read, sets the claims' cap and floor. */
+static void pace_read(const pool_t *pool, struct pool__job *job, struct pool__pace *pace,
+                      struct pool__turn *turn)
 {
     unsigned long long now = pool__ticks(), t = now - pace->clock;
     pace->clock = now;
@@ -594,12 +595,11 @@ static size_t pace_read(const pool_t *pool, struct pool__job *job, struct pool__
     if (t > pool->tiny_ticks && !pool__load_relaxed(&job->long_chunk))
         pool__store_relaxed(&job->long_chunk, true);
     if (pace->unread == 0)
-        return cap;
-    cap = claim_cap(pool, pace->unread, t);
+        return;
+    pace->cap = claim_cap(pool, pace->unread, t);
     pace->unread = 0;
-    pace->due = cap / 8 > 0 ? cap / 8 : 1;
-    pace->least = cap == SIZE_MAX ? 0 : cap / (POOL__CLAIM_NS / POOL__CLAIM_MIN_NS);
-    return cap;
+    pace->least =
+        pace->cap == SIZE_MAX ? 0 : pace->cap / (POOL__CLAIM_NS / POOL__CLAIM_MIN_NS);
 }
 
 /* job_work with slots: the thread's own slot first, then steals. A failure
@@ -611,21 +611,21 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__slot *mine = slot < job->nslots ? &job->slots[slot] : NULL;
     struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
-    size_t b, e, stop, cap = SIZE_MAX; /* no chunk timed yet */
-    struct pool__pace pace = { 0, 0, 1, 0, 0, true };
+    size_t b, e, stop;
+    struct pool__pace pace = { 0, SIZE_MAX, 0, 0, 0, true }; /* no chunk timed yet */
 
     if (mine != NULL && slot != 0)
         pool__store_relaxed(&mine->owned, true);
 
     for (;;) {
         bool last;
-        bool own = mine != NULL && slot_claim(job, mine, pace.least, cap, &b, &e, &last);
+        bool own = mine != NULL && slot_claim(job, mine, pace.least, pace.cap, &b, &e, &last);
         if (slot == 0 && (!own || last)) /* the caller's share is all claimed */
             offer_withdraw_if_all_in(pool, job);
         if (!own) {
             /* Time the share's last chunks, and not the search below. */
             if (pace.unread > 0)
-                cap = pace_read(pool, job, &pace, &turn, cap);
+                pace_read(pool, job, &pace, &turn);
             pace.fresh = true;
             pace.least = 0; /* stolen items may cost more than these did */
             if (!slot_steal(job, slot, mine != NULL, &b, &e)) {
@@ -658,7 +658,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
         pace.unread += stop - b;
         pace.chunks++;
         if (pace_due(&pace))
-            cap = pace_read(pool, job, &pace, &turn, cap);
+            pace_read(pool, job, &pace, &turn);
         if (rc != 0) {
             /* Lower than any earlier failure of this thread: claims stay
              * below stop_at. */
@@ -670,7 +670,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
          * slot: thieves, or the caller after its join, run them. */
         if (may_leave && pool__load_relaxed(&pool->lane_queued[other]) != 0) {
             if (pace.unread > 0)
-                (void)pace_read(pool, job, &pace, &turn, cap);
+                pace_read(pool, job, &pace, &turn);
             turn.left = true;
             break;
         }
