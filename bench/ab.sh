@@ -16,11 +16,14 @@
 # --calls C gives W1's and W5's call count to every driver (fewer calls for
 # thread counts above the CPUs, where each call waits on preempted threads).
 # --outer K gives W6's outer item count (8 by default) to every driver.
+# --n N gives every driver's --n (W2: 10^5 tuples stay in the caches, 10^6
+# do not but are written without streaming stores; the default 10^7 is).
 set -uo pipefail
 
 usage() {
   echo "usage: bench/ab.sh OLD_DIR NEW_DIR [--threads \"1 2\"] [--workloads W1,W5] [--rounds K]" >&2
-  echo "                   [--peers \"openmp pthreadpool tbb\"] [--reps R] [--calls C] [--outer K] [--out FILE]" >&2
+  echo "                   [--peers \"openmp pthreadpool tbb\"] [--reps R] [--calls C] [--outer K] [--n N]" >&2
+  echo "                   [--out FILE]" >&2
   exit 2
 }
 [ $# -ge 2 ] || usage
@@ -33,6 +36,7 @@ PEERS=""
 REPS=7
 CALLS=""   # the drivers' own call counts (W1, W5) unless given
 OUTER=""   # W6's outer items: the drivers' 8 unless given
+NITEMS=""  # the drivers' --n unless given
 OUT=build-bench/ab.csv
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,6 +47,7 @@ while [ $# -gt 0 ]; do
     --reps) REPS=${2:?}; shift 2 ;;
     --calls) CALLS=${2:?}; shift 2 ;;
     --outer) OUTER=${2:?}; shift 2 ;;
+    --n) NITEMS=${2:?}; shift 2 ;;
     --out) OUT=${2:?}; shift 2 ;;
     *) usage ;;
   esac
@@ -50,7 +55,7 @@ done
 for d in "$OLD" "$NEW"; do
   [ -x "$d/bench_poolmap" ] || { echo "ab.sh: no $d/bench_poolmap" >&2; exit 1; }
 done
-case "$ROUNDS$REPS$CALLS$OUTER" in ''|*[!0-9]*) usage ;; esac
+case "$ROUNDS$REPS$CALLS$OUTER$NITEMS" in ''|*[!0-9]*) usage ;; esac
 [ "$REPS" -ge 7 ] || { echo "ab.sh: --reps must be at least 7" >&2; exit 2; }
 
 ITERS=$("$NEW/bench_serial" --calibrate) || exit 1
@@ -69,7 +74,7 @@ run() {
       [ -n "$w" ] || return 0 ;;
   esac
   "$3" --workload "$w" --threads "$4" --reps "$REPS" --iters "$ITERS" \
-    ${CALLS:+--calls "$CALLS"} ${OUTER:+--outer "$OUTER"} >"$OUT.tmp" ||
+    ${CALLS:+--calls "$CALLS"} ${OUTER:+--outer "$OUTER"} ${NITEMS:+--n "$NITEMS"} >"$OUT.tmp" ||
     { echo "ab.sh: $3 --threads $4 failed" >&2; failed=1; }
   grep -v '^#' "$OUT.tmp" | sed "s/^/$1,$2,/" >>"$OUT"
   rm -f "$OUT.tmp"

@@ -410,10 +410,10 @@ static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
     return 0;
 }
 
-/* Streamed columns of 8-byte members that map_unzip_words writes, at most. */
+/* Columns of 8-byte members that map_unzip_words writes, at most. */
 #define POOL__WORD_COLUMNS 8
 
-#if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
+#if defined(POOL__HAVE_ALIAS_WORDS)
 /* What map_unzip_words needs of a job, gathered once a chunk. */
 struct pool__words {
     pool_map_fn fn;
@@ -428,38 +428,65 @@ static pool__u64 word_at(const char *tuple, size_t off)
     return *(const pool__u64 *)(const void *)(tuple + off);
 }
 
-/* Stream item i's tuple to the columns, one 8-byte store a member. */
-static inline void words_put(const struct pool__words *w, const char *tuple, size_t i)
+/* Store one member: streamed (8-aligned dst) or cached. */
+static POOL__INLINE void word_put(char *dst, pool__u64 v, const bool stream)
 {
-    for (size_t k = 0; k < w->nc; k++)
-        pool__stream_u64(w->dst[k] + 8 * i, word_at(tuple, w->off[k]));
+#if defined(POOL__HAVE_STREAM)
+    if (stream) {
+        pool__stream_u64(dst, v);
+        return;
+    }
+#endif
+    *(pool__u64 *)(void *)dst = v;
 }
 
-/* Run item i into `tuple` and stream it to the columns. False, having
+/* Store two members side by side: streamed (16-aligned dst) or cached. */
+static POOL__INLINE void word_put2(char *dst, pool__u64 lo, pool__u64 hi, const bool stream)
+{
+#if defined(POOL__HAVE_STREAM)
+    if (stream) {
+        pool__stream_2u64(dst, lo, hi);
+        return;
+    }
+#endif
+    ((pool__u64 *)(void *)dst)[0] = lo;
+    ((pool__u64 *)(void *)dst)[1] = hi;
+}
+
+/* Store item i's tuple in the columns, one 8-byte store a member. */
+static POOL__INLINE void words_put(const struct pool__words *w, const char *tuple, size_t i,
+                                   const bool stream)
+{
+    for (size_t k = 0; k < w->nc; k++)
+        word_put(w->dst[k] + 8 * i, word_at(tuple, w->off[k]), stream);
+}
+
+/* Run item i into `tuple` and store it in the columns. False, having
  * stored nothing, when i is past stop_at or fails. */
-static inline bool words_one(struct pool__job *job, const struct pool__words *w,
-                             const char *in, size_t i, char *tuple, int *rc)
+static POOL__INLINE bool words_one(struct pool__job *job, const struct pool__words *w,
+                                   const char *in, size_t i, char *tuple, int *rc,
+                                   const bool stream)
 {
     if (i >= pool__load_relaxed(&job->stop_at) || (*rc = w->fn(w->ctx, in, tuple)) != 0)
         return false;
-    words_put(w, tuple, i);
+    words_put(w, tuple, i, stream);
     return true;
 }
 
 /* The pair loop of map_unzip_words over [i, e) for `nc` columns: items two
- * by two while both are below stop_at, each column taking one 16-byte
- * streaming store a pair. Inlined with nc a constant for the usual widths,
- * so that the loop over the columns unrolls and the function pointer,
- * context and sizes stay in registers across the calls: W2's map_unzip (3
- * columns) went from 1.74 to 1.67 ns an item at 1 thread and from 0.92 to
- * 0.79 at 2 (bench/ab.sh, 5 rounds, ahead in all; BENCHMARKS.md). A pair
- * that reaches stop_at is left to the caller's item-by-item loop. Returns
- * the first item not run; on a failure *rc is its status and, when the
- * pair's second item failed, the first is stored (it ran). *inp follows
- * i. */
+ * by two while both are below stop_at, each column taking the pair's two
+ * members in one 16-byte streaming store, or two cached ones. Inlined with
+ * nc and stream constants for the usual widths, so that the loop over the
+ * columns unrolls and the function pointer, context and sizes stay in
+ * registers across the calls: W2's map_unzip (3 columns) went from 1.74 to
+ * 1.67 ns an item at 1 thread and from 0.92 to 0.79 at 2 (bench/ab.sh, 5
+ * rounds, ahead in all; BENCHMARKS.md). A pair that reaches stop_at is
+ * left to the caller's item-by-item loop. Returns the first item not run;
+ * on a failure *rc is its status and, when the pair's second item failed,
+ * the first is stored (it ran). *inp follows i. */
 static POOL__INLINE size_t words_pairs(struct pool__job *job, const struct pool__words *w,
-                                       const size_t nc, const char **inp, size_t i, size_t e,
-                                       char *b0, char *b1, int *rc)
+                                       const size_t nc, const bool stream, const char **inp,
+                                       size_t i, size_t e, char *b0, char *b1, int *rc)
 {
     pool_map_fn fn = w->fn;
     void *ctx = w->ctx;
@@ -478,11 +505,11 @@ static POOL__INLINE size_t words_pairs(struct pool__job *job, const struct pool_
         if ((r = fn(ctx, in, b0)) != 0)
             break;
         if ((r = fn(ctx, in1, b1)) != 0) {
-            words_put(w, b0, i++); /* keep the first */
+            words_put(w, b0, i++, stream); /* keep the first */
             break;
         }
         for (size_t k = 0; k < nc; k++)
-            pool__stream_2u64(dst[k] + 8 * i, word_at(b0, off[k]), word_at(b1, off[k]));
+            word_put2(dst[k] + 8 * i, word_at(b0, off[k]), word_at(b1, off[k]), stream);
         i += 2;
         in = at(in1, in_size);
     }
@@ -490,28 +517,42 @@ static POOL__INLINE size_t words_pairs(struct pool__job *job, const struct pool_
     *inp = in;
     return i;
 }
+
+/* words_pairs with nc and stream constants for 1 to 4 columns. */
+#define POOL__PAIRS(stream)                                                              \
+    switch (w.nc) {                                                                      \
+    case 1: i = words_pairs(job, &w, 1, stream, &in, i, e, buf, b1, rc); break;          \
+    case 2: i = words_pairs(job, &w, 2, stream, &in, i, e, buf, b1, rc); break;          \
+    case 3: i = words_pairs(job, &w, 3, stream, &in, i, e, buf, b1, rc); break;          \
+    case 4: i = words_pairs(job, &w, 4, stream, &in, i, e, buf, b1, rc); break;          \
+    default: i = words_pairs(job, &w, w.nc, stream, &in, i, e, buf, b1, rc); break;      \
+    }
 #endif
 
 /*
- * map_unzip_body for streamed columns all of 8-byte members (the usual
- * tuple of doubles or 64-bit integers), at most POOL__WORD_COLUMNS of them:
- * tuples go to their columns as soon as fn returns, so that the stores
- * flow out with the calls rather than in bursts between blocks. W2's
- * map_unzip at 2 threads (10^7 tuples of three doubles) went from 1.17 ns
- * an item with blocks of 128 tuples, scattered column by column, to 1.00
- * (`bench/ab.sh`, 20 rounds, ahead in all; BENCHMARKS.md).
+ * map_unzip_body for columns all of 8-byte members (the usual tuple of
+ * doubles or 64-bit integers), at most POOL__WORD_COLUMNS of them: tuples
+ * go to their columns as soon as fn returns, so that the stores flow out
+ * with the calls rather than in bursts between blocks. W2's map_unzip at 2
+ * threads (10^7 tuples of three doubles, streamed) went from 1.17 ns an
+ * item with blocks of 128 tuples, scattered column by column, to 1.00
+ * (`bench/ab.sh`, 20 rounds, ahead in all; BENCHMARKS.md); columns that
+ * fit the caches (not streamed), from about 2.3 to 1.5 (BENCHMARKS.md,
+ * "map_unzip: the pair loop").
  *
- * Where every column's next two members share 16 aligned bytes (arrays of
- * the same alignment mod 16: any malloc'd ones), items run two by two and
- * each column takes one 16-byte streaming store a pair: half the store
- * instructions of one 8-byte store a member, which bounded the loop at 1
- * thread (1.95 ns an item there, the serial loop 1.39). Returns false,
- * having run nothing, when the columns are not such.
+ * Items run two by two, and each column takes a pair's two members at once:
+ * streamed, in one 16-byte store, where every column's next two members
+ * share 16 aligned bytes (arrays of the same alignment mod 16: any
+ * malloc'd ones); half the store instructions of one 8-byte store a
+ * member, which bounded the loop at 1 thread (1.95 ns an item there, the
+ * serial loop 1.39). Returns false, having run nothing, when the columns
+ * are not such.
  */
 POOL__CODE_ALIGNED
-static bool map_unzip_words(struct pool__job *job, size_t b, size_t e, size_t *stop, int *rc)
+static bool map_unzip_words(struct pool__job *job, size_t b, size_t e, size_t *stop, int *rc,
+                            bool stream)
 {
-#if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
+#if defined(POOL__HAVE_ALIAS_WORDS)
     /* Two scratch tuples, each aligned for any type. */
     _Alignas(max_align_t) char buf[POOL_TUPLE_MAX];
     const size_t half = POOL_TUPLE_MAX / 2;
@@ -528,38 +569,42 @@ static bool map_unzip_words(struct pool__job *job, size_t b, size_t e, size_t *s
         w.off[w.nc++] = c->offset;
         parity |= ((uintptr_t)c->dst + 8 * (uintptr_t)b) % 16 == 0 ? 1u : 2u;
     }
+#if !defined(POOL__HAVE_STREAM)
+    stream = false;
+#endif
     const char *in = at(job->in, b * job->in_size);
+    char *b1 = buf + half;
     size_t i = b;
     bool go = true;
     *rc = 0;
-    if (parity != 3 && job->tuple_size <= half) {
-        if (parity == 2 && i < e) { /* one item to reach 16 bytes */
-            go = words_one(job, &w, in, i, buf, rc);
+    if ((!stream || parity != 3) && job->tuple_size <= half) {
+        if (stream && parity == 2 && i < e) { /* one item to reach 16 bytes */
+            go = words_one(job, &w, in, i, buf, rc, true);
             if (go)
                 i++, in = at(in, job->in_size);
         }
-        char *b1 = buf + half;
         if (go) {
-            switch (w.nc) { /* the usual widths, each its own unrolled loop */
-            case 1: i = words_pairs(job, &w, 1, &in, i, e, buf, b1, rc); break;
-            case 2: i = words_pairs(job, &w, 2, &in, i, e, buf, b1, rc); break;
-            case 3: i = words_pairs(job, &w, 3, &in, i, e, buf, b1, rc); break;
-            case 4: i = words_pairs(job, &w, 4, &in, i, e, buf, b1, rc); break;
-            default: i = words_pairs(job, &w, w.nc, &in, i, e, buf, b1, rc); break;
+            /* The usual widths, each its own unrolled loop. */
+            if (stream) {
+                POOL__PAIRS(true)
+            } else {
+                POOL__PAIRS(false)
             }
             go = *rc == 0;
         }
     }
-    while (go && i < e && words_one(job, &w, in, i, buf, rc))
+    while (go && i < e && words_one(job, &w, in, i, buf, rc, stream))
         i++, in = at(in, job->in_size);
-    pool__stream_fence();
+    if (stream)
+        pool__stream_fence();
     *stop = i;
     return true;
 #else
-    (void)job, (void)b, (void)e, (void)stop, (void)rc;
+    (void)job, (void)b, (void)e, (void)stop, (void)rc, (void)stream;
     return false;
 #endif
 }
+#undef POOL__PAIRS
 
 /* map_unzip_body for any other columns: a block of tuples mapped into
  * scratch tuples on the stack, then scattered column by column. */
@@ -606,7 +651,7 @@ static int map_unzip_body(struct pool__job *job, size_t b, size_t e, size_t *sto
     bool stream = scatter_streams(job);
     int rc;
 
-    if (stream && map_unzip_words(job, b, e, stop, &rc))
+    if (map_unzip_words(job, b, e, stop, &rc, stream))
         return rc;
     return map_unzip_blocks(job, b, e, stop, stream);
 }

@@ -832,10 +832,10 @@ static void map_unzip_into_eight_and_nine_streamed_columns(void **state)
 
 /*
  * The pair loop of map_unzip_words has its own unrolled form for 1, 2, 3
- * and 4 columns and one for any other width up to 8: streamed columns
- * (64 MiB and more in all) of each width from 1 to 5 come out right, and
- * a failure at either item of a pair keeps every member below it and
- * writes none of its own.
+ * and 4 columns and one for any other width up to 8, each streamed (64 MiB
+ * and more in all) or cached: columns of each width from 1 to 5 come out
+ * right, 16-byte aligned or 8 past, and a failure at either item of a pair
+ * keeps every member below it and writes none of its own.
  */
 #define FIVE 5
 typedef struct five {
@@ -853,52 +853,64 @@ static int five_item(void *ctx, const void *in, void *out)
     return 0;
 }
 
-static void map_unzip_streams_one_to_five_columns_and_stops_at_either_item(void **state)
+/* pool_map_unzip of n five_items into the first nc members, columns
+ * `shift` words past 16-byte alignment in mem, from every pool, failing at
+ * an even and an odd index and not at all. */
+static void check_five_columns(const uint32_t *in, uint64_t *mem, size_t n, size_t nc,
+                               size_t shift)
 {
-    size_t most = (size_t)(64u << 20) / 8 + 5, i, k, p;
+    uint64_t *base = mem + ((uintptr_t)mem % 16 != 0) + shift;
+    size_t stride = n + 1 + (n + 1) % 2; /* keeps every column's alignment */
+    size_t fails[] = { SIZE_MAX, n / 2 & ~(size_t)1, (n / 2 & ~(size_t)1) + 3 };
+    pool_column cols[FIVE];
+    for (size_t k = 0; k < nc; k++) {
+        cols[k].offset = offsetof(five, v) + k * sizeof(uint64_t);
+        cols[k].size = sizeof(uint64_t);
+        cols[k].dst = base + k * stride;
+    }
+    for (size_t p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
+        pool_t *pool = tu_pool_open(pool_specs[p]);
+        for (size_t f = 0; f < TU_ARRAY_LEN(fails); f++) {
+            pool_opts o = POOL_OPTS_INIT;
+            size_t fail_at = fails[f], upto = fail_at == SIZE_MAX ? n : fail_at;
+            tu_where("pool_map_unzip of %zu items into %zu 8-byte columns %zu bytes past 16, "
+                     "failing at %zu, %s",
+                     n, nc, 8 * shift, fail_at, tu_pool_name(pool_specs[p]));
+            memset(base, 0, nc * stride * sizeof *base);
+            int rc = pool_map_unzip(pool, five_item, &fail_at, in, sizeof *in, sizeof(five), n,
+                                    cols, nc, &o);
+            TU_ASSERT_EQ(rc, fail_at == SIZE_MAX ? 0 : 5);
+            if (fail_at != SIZE_MAX)
+                TU_ASSERT_EQ(o.failed_index, fail_at);
+            for (size_t k = 0; k < nc; k++) {
+                const uint64_t *col = base + k * stride;
+                for (size_t i = 0; i < upto; i++)
+                    if (col[i] != nine_value(i, k))
+                        fail_msg("%s: column %zu item %zu wrong", tu_where_buf(), k, i);
+                if (fail_at != SIZE_MAX && col[fail_at] != 0)
+                    fail_msg("%s: the failing item's member %zu was written", tu_where_buf(), k);
+            }
+        }
+        pool_destroy(pool);
+    }
+}
+
+static void map_unzip_into_one_to_five_columns_streamed_or_not_stops_at_either_item(
+    void **state)
+{
+    size_t most = (size_t)(64u << 20) / 8 + 5;
     uint32_t *in = tu_malloc(most * sizeof *in);
+    /* nc columns of n + 2 words at most, and 2 words of shift. */
     uint64_t *mem = tu_malloc(((size_t)(64u << 20) / 8 + 8 * FIVE) * sizeof *mem);
 
     (void)state;
-    for (i = 0; i < most; i++)
+    for (size_t i = 0; i < most; i++)
         in[i] = (uint32_t)i;
     for (size_t nc = 1; nc <= FIVE; nc++) {
-        size_t n = (size_t)(64u << 20) / (8 * nc) + 5; /* just past the streaming size */
-        /* Column k at mem + k * (n + 1), moved to 16 bytes: n + 1 even. */
-        uint64_t *base = mem + ((uintptr_t)mem % 16 != 0);
-        size_t stride = n + 1 + (n + 1) % 2;
-        size_t fails[] = { SIZE_MAX, n / 2 & ~(size_t)1, (n / 2 & ~(size_t)1) + 3 };
-        pool_column cols[FIVE];
-        for (k = 0; k < nc; k++) {
-            cols[k].offset = offsetof(five, v) + k * sizeof(uint64_t);
-            cols[k].size = sizeof(uint64_t);
-            cols[k].dst = base + k * stride;
-        }
-        for (p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
-            pool_t *pool = tu_pool_open(pool_specs[p]);
-            for (size_t f = 0; f < TU_ARRAY_LEN(fails); f++) {
-                pool_opts o = POOL_OPTS_INIT;
-                size_t fail_at = fails[f], upto = fail_at == SIZE_MAX ? n : fail_at;
-                tu_where("pool_map_unzip of %zu items into %zu 8-byte columns failing at %zu, %s",
-                         n, nc, fail_at, tu_pool_name(pool_specs[p]));
-                memset(base, 0, nc * stride * sizeof *base);
-                int rc = pool_map_unzip(pool, five_item, &fail_at, in, sizeof *in, sizeof(five),
-                                        n, cols, nc, &o);
-                TU_ASSERT_EQ(rc, fail_at == SIZE_MAX ? 0 : 5);
-                if (fail_at != SIZE_MAX)
-                    TU_ASSERT_EQ(o.failed_index, fail_at);
-                for (k = 0; k < nc; k++) {
-                    const uint64_t *col = base + k * stride;
-                    for (i = 0; i < upto; i++)
-                        if (col[i] != nine_value(i, k))
-                            fail_msg("%s: column %zu item %zu wrong", tu_where_buf(), k, i);
-                    if (fail_at != SIZE_MAX && col[fail_at] != 0)
-                        fail_msg("%s: the failing item's member %zu was written", tu_where_buf(),
-                                 k);
-                }
-            }
-            pool_destroy(pool);
-        }
+        /* Below the streaming size, cached, both alignments; just past it. */
+        check_five_columns(in, mem, 100003, nc, 0);
+        check_five_columns(in, mem, 100003, nc, 1);
+        check_five_columns(in, mem, (size_t)(64u << 20) / (8 * nc) + 5, nc, 0);
     }
     tu_free(mem);
     tu_free(in);
@@ -917,7 +929,7 @@ int main(int argc, char **argv)
         TU_TEST(columns_beyond_the_caches_come_out_right),
         TU_TEST(map_unzip_into_eight_and_nine_streamed_columns),
         TU_TEST(map_unzip_streams_pairs_from_any_start_and_stops_at_either_item),
-        TU_TEST(map_unzip_streams_one_to_five_columns_and_stops_at_either_item),
+        TU_TEST(map_unzip_into_one_to_five_columns_streamed_or_not_stops_at_either_item),
         TU_TEST(map_unzip_scratch_tuple_is_aligned_for_any_type),
     };
 
