@@ -916,6 +916,55 @@ static void map_unzip_into_one_to_five_columns_streamed_or_not_stops_at_either_i
     tu_free(in);
 }
 
+/*
+ * pool_unzip writes columns of 8-byte members, 1 to 8 of them, in one pass
+ * over the tuples while they come to less than 8 MiB in all, and block by
+ * block, column by column beyond: each width from 1 to 5, on either side
+ * of that size, 16-byte aligned or 8 past, comes out right.
+ */
+static void unzip_one_to_five_8_byte_columns_either_side_of_the_one_pass_size(void **state)
+{
+    size_t most = (size_t)(8u << 20) / 8 + 3;
+    five *t = tu_malloc(most * sizeof *t);
+    uint64_t *mem = tu_malloc((most + 2) * FIVE * sizeof *mem);
+
+    (void)state;
+    for (size_t i = 0; i < most; i++)
+        for (size_t k = 0; k < FIVE; k++)
+            t[i].v[k] = nine_value(i, k);
+    for (size_t nc = 1; nc <= FIVE; nc++) {
+        size_t sizes[] = { 1001, (size_t)(8u << 20) / (8 * nc) - 1,
+                           (size_t)(8u << 20) / (8 * nc) + 3 };
+        for (size_t z = 0; z < TU_ARRAY_LEN(sizes); z++) {
+            for (size_t shift = 0; shift < 2; shift++) {
+                size_t n = sizes[z], stride = n + 1 + (n + 1) % 2;
+                uint64_t *base = mem + ((uintptr_t)mem % 16 != 0) + shift;
+                pool_column cols[FIVE];
+                for (size_t k = 0; k < nc; k++) {
+                    cols[k].offset = offsetof(five, v) + k * sizeof(uint64_t);
+                    cols[k].size = sizeof(uint64_t);
+                    cols[k].dst = base + k * stride;
+                }
+                for (size_t p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
+                    pool_t *pool = tu_pool_open(pool_specs[p]);
+                    tu_where("pool_unzip of %zu tuples into %zu 8-byte columns %zu bytes past "
+                             "16, %s",
+                             n, nc, 8 * shift, tu_pool_name(pool_specs[p]));
+                    memset(base, 0, nc * stride * sizeof *base);
+                    TU_ASSERT_EQ(pool_unzip(pool, t, sizeof *t, n, cols, nc), 0);
+                    for (size_t k = 0; k < nc; k++)
+                        for (size_t i = 0; i < n; i++)
+                            if (base[k * stride + i] != nine_value(i, k))
+                                fail_msg("%s: column %zu item %zu wrong", tu_where_buf(), k, i);
+                    pool_destroy(pool);
+                }
+            }
+        }
+    }
+    tu_free(mem);
+    tu_free(t);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +979,7 @@ int main(int argc, char **argv)
         TU_TEST(map_unzip_into_eight_and_nine_streamed_columns),
         TU_TEST(map_unzip_streams_pairs_from_any_start_and_stops_at_either_item),
         TU_TEST(map_unzip_into_one_to_five_columns_streamed_or_not_stops_at_either_item),
+        TU_TEST(unzip_one_to_five_8_byte_columns_either_side_of_the_one_pass_size),
         TU_TEST(map_unzip_scratch_tuple_is_aligned_for_any_type),
     };
 
