@@ -281,7 +281,9 @@ static void scatter_column(const pool_column *c, const char *tuples, size_t tupl
         return; /* dst may be NULL: no arithmetic on it */
     const char *src = tuples + c->offset;
     char *dst = (char *)c->dst + first * c->size;
-#if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
+#if !defined(POOL__HAVE_STREAM) || !defined(POOL__HAVE_ALIAS_WORDS)
+    (void)stream;
+#else
     if (stream && c->size == 8 && (uintptr_t)dst % 8 == 0) {
         /* Peel one item if need be, then the rest in 16-byte stores, with
          * no test in the loop. When it tested each pair's alignment
@@ -510,6 +512,8 @@ static POOL__INLINE void word_put(char *dst, pool__u64 v, const bool stream)
         pool__stream_u64(dst, v);
         return;
     }
+#else
+    (void)stream;
 #endif
     *(pool__u64 *)(void *)dst = v;
 }
@@ -522,6 +526,8 @@ static POOL__INLINE void word_put2(char *dst, pool__u64 lo, pool__u64 hi, const 
         pool__stream_2u64(dst, lo, hi);
         return;
     }
+#else
+    (void)stream;
 #endif
     ((pool__u64 *)(void *)dst)[0] = lo;
     ((pool__u64 *)(void *)dst)[1] = hi;
@@ -669,8 +675,7 @@ static bool map_unzip_words(struct pool__job *job, size_t b, size_t e, size_t *s
     }
     while (go && i < e && words_one(job, &w, in, i, buf, rc, stream))
         i++, in = at(in, job->in_size);
-    if (stream)
-        pool__stream_fence();
+    scatter_fence(stream);
     *stop = i;
     return true;
 #else
