@@ -494,6 +494,7 @@ static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 struct pool__words {
     pool_map_fn fn;
     void *ctx;
+    size_t width;                   /* every member's bytes: 8, or 4 (not streamed) */
     size_t nc;                      /* columns with members */
     char *dst[POOL__WORD_COLUMNS];  /* their arrays */
     size_t off[POOL__WORD_COLUMNS]; /* their members' offsets in a tuple */
@@ -533,12 +534,22 @@ static POOL__INLINE void word_put2(char *dst, pool__u64 lo, pool__u64 hi, const 
     ((pool__u64 *)(void *)dst)[1] = hi;
 }
 
-/* Store item i's tuple in the columns, one 8-byte store a member. */
+/* Copy a 4-byte member, cached. */
+static POOL__INLINE void half_put(char *dst, const char *src)
+{
+    *(pool__u32 *)(void *)dst = *(const pool__u32 *)(const void *)src;
+}
+
+/* Store item i's tuple in the columns, one store a member. */
 static POOL__INLINE void words_put(const struct pool__words *w, const char *tuple, size_t i,
                                    const bool stream)
 {
-    for (size_t k = 0; k < w->nc; k++)
-        word_put(w->dst[k] + 8 * i, word_at(tuple, w->off[k]), stream);
+    for (size_t k = 0; k < w->nc; k++) {
+        if (w->width == 8)
+            word_put(w->dst[k] + 8 * i, word_at(tuple, w->off[k]), stream);
+        else
+            half_put(w->dst[k] + 4 * i, tuple + w->off[k]);
+    }
 }
 
 /* Run item i into `tuple` and store it in the columns. False, having
@@ -553,20 +564,22 @@ static POOL__INLINE bool words_one(struct pool__job *job, const struct pool__wor
     return true;
 }
 
-/* The pair loop of map_unzip_words over [i, e) for `nc` columns: items two
- * by two while both are below stop_at, each column taking the pair's two
- * members in one 16-byte streaming store, or two cached ones. Inlined with
- * nc and stream constants for the usual widths, so that the loop over the
- * columns unrolls and the function pointer, context and sizes stay in
- * registers across the calls: W2's map_unzip (3 columns) went from 1.74 to
+/* The pair loop of map_unzip_words over [i, e) for `nc` columns of
+ * `width`-byte members: items two by two while both are below stop_at,
+ * each column taking the pair's two members in one 16-byte streaming
+ * store, or two cached ones. Inlined with nc, width and stream constants
+ * for the usual column counts, so that the loop over the columns unrolls
+ * and the function pointer, context and sizes stay in registers across
+ * the calls: W2's map_unzip (3 columns) went from 1.74 to
  * 1.67 ns an item at 1 thread and from 0.92 to 0.79 at 2 (bench/ab.sh, 5
  * rounds, ahead in all; BENCHMARKS.md). A pair that reaches stop_at is
  * left to the caller's item-by-item loop. Returns the first item not run;
  * on a failure *rc is its status and, when the pair's second item failed,
  * the first is stored (it ran). *inp follows i. */
 static POOL__INLINE size_t words_pairs(struct pool__job *job, const struct pool__words *w,
-                                       const size_t nc, const bool stream, const char **inp,
-                                       size_t i, size_t e, char *b0, char *b1, int *rc)
+                                       const size_t nc, const size_t width, const bool stream,
+                                       const char **inp, size_t i, size_t e, char *b0,
+                                       char *b1, int *rc)
 {
     pool_map_fn fn = w->fn;
     void *ctx = w->ctx;
@@ -588,8 +601,14 @@ static POOL__INLINE size_t words_pairs(struct pool__job *job, const struct pool_
             words_put(w, b0, i++, stream); /* keep the first */
             break;
         }
-        for (size_t k = 0; k < nc; k++)
-            word_put2(dst[k] + 8 * i, word_at(b0, off[k]), word_at(b1, off[k]), stream);
+        for (size_t k = 0; k < nc; k++) {
+            if (width == 8) {
+                word_put2(dst[k] + 8 * i, word_at(b0, off[k]), word_at(b1, off[k]), stream);
+            } else {
+                half_put(dst[k] + 4 * i, b0 + off[k]);
+                half_put(dst[k] + 4 * i + 4, b1 + off[k]);
+            }
+        }
         i += 2;
         in = at(in1, in_size);
     }
@@ -598,20 +617,46 @@ static POOL__INLINE size_t words_pairs(struct pool__job *job, const struct pool_
     return i;
 }
 
-/* words_pairs with nc and stream constants for 1 to 4 columns. */
-#define POOL__PAIRS(stream)                                                              \
-    switch (w.nc) {                                                                      \
-    case 1: i = words_pairs(job, &w, 1, stream, &in, i, e, buf, b1, rc); break;          \
-    case 2: i = words_pairs(job, &w, 2, stream, &in, i, e, buf, b1, rc); break;          \
-    case 3: i = words_pairs(job, &w, 3, stream, &in, i, e, buf, b1, rc); break;          \
-    case 4: i = words_pairs(job, &w, 4, stream, &in, i, e, buf, b1, rc); break;          \
-    default: i = words_pairs(job, &w, w.nc, stream, &in, i, e, buf, b1, rc); break;      \
+/* words_pairs with nc, width and stream constants for 1 to 4 columns. */
+#define POOL__PAIRS(width, stream)                                                         \
+    switch (w->nc) {                                                                       \
+    case 1: return words_pairs(job, w, 1, width, stream, inp, i, e, b0, b1, rc);           \
+    case 2: return words_pairs(job, w, 2, width, stream, inp, i, e, b0, b1, rc);           \
+    case 3: return words_pairs(job, w, 3, width, stream, inp, i, e, b0, b1, rc);           \
+    case 4: return words_pairs(job, w, 4, width, stream, inp, i, e, b0, b1, rc);           \
+    default: return words_pairs(job, w, w->nc, width, stream, inp, i, e, b0, b1, rc);      \
     }
+
+/* The pair loops of 8-byte members, streamed or cached, inlined into
+ * map_unzip_words. */
+static POOL__INLINE size_t pairs_8(struct pool__job *job, const struct pool__words *w,
+                                   const bool stream, const char **inp, size_t i, size_t e,
+                                   char *b0, char *b1, int *rc)
+{
+    if (stream) {
+        POOL__PAIRS(8, true)
+    }
+    POOL__PAIRS(8, false)
+}
+
+/* The pair loop of 4-byte members (never streamed), a function of its own:
+ * inlined beside the others it made the 8-byte loops 5-10 % slower (W2's
+ * map_unzip at 10^5 tuples, 1 thread, trial builds), however placed. */
+POOL__CODE_ALIGNED POOL__NOINLINE static size_t pairs_4(struct pool__job *job,
+                                                          const struct pool__words *w,
+                                                          const char **inp, size_t i,
+                                                          size_t e, char *b0, char *b1,
+                                                          int *rc)
+{
+    POOL__PAIRS(4, false)
+}
+#undef POOL__PAIRS
 #endif
 
 /*
  * map_unzip_body for columns all of 8-byte members (the usual tuple of
- * doubles or 64-bit integers), at most POOL__WORD_COLUMNS of them: tuples
+ * doubles or 64-bit integers), or, not streamed, all of 4-byte ones
+ * (floats, 32-bit integers), at most POOL__WORD_COLUMNS of them: tuples
  * go to their columns as soon as fn returns, so that the stores flow out
  * with the calls rather than in bursts between blocks. W2's map_unzip at 2
  * threads (10^7 tuples of three doubles, streamed) went from 1.17 ns an
@@ -637,21 +682,27 @@ static bool map_unzip_words(struct pool__job *job, size_t b, size_t e, size_t *s
     _Alignas(max_align_t) char buf[POOL_TUPLE_MAX];
     const size_t half = POOL_TUPLE_MAX / 2;
     _Static_assert(POOL_TUPLE_MAX / 2 % _Alignof(max_align_t) == 0, "aligned halves");
-    struct pool__words w = { job->fn.map, job->ctx, 0, { NULL }, { 0 } };
+    struct pool__words w = { job->fn.map, job->ctx, 0, 0, { NULL }, { 0 } };
     unsigned parity = 0; /* bit 0: a column's member b is 16-aligned, bit 1: one is not */
+#if !defined(POOL__HAVE_STREAM)
+    stream = false;
+#endif
     for (size_t k = 0; k < job->ncolumns; k++) {
         const pool_column *c = &job->columns[k];
         if (c->size == 0)
             continue; /* dst may be NULL: no arithmetic on it */
-        if (c->size != 8 || (uintptr_t)c->dst % 8 != 0 || w.nc == POOL__WORD_COLUMNS)
+        if (w.width == 0)
+            w.width = c->size;
+        /* Streamed 4-byte columns go by blocks (scatter_column). */
+        if (c->size != w.width || (c->size != 8 && (c->size != 4 || stream)) ||
+            (uintptr_t)c->dst % c->size != 0 || w.nc == POOL__WORD_COLUMNS)
             return false;
         w.dst[w.nc] = (char *)c->dst;
         w.off[w.nc++] = c->offset;
         parity |= ((uintptr_t)c->dst + 8 * (uintptr_t)b) % 16 == 0 ? 1u : 2u;
     }
-#if !defined(POOL__HAVE_STREAM)
-    stream = false;
-#endif
+    if (w.width == 0)
+        w.width = 8; /* no column has members: nothing is stored */
     const char *in = at(job->in, b * job->in_size);
     char *b1 = buf + half;
     size_t i = b;
@@ -665,11 +716,10 @@ static bool map_unzip_words(struct pool__job *job, size_t b, size_t e, size_t *s
         }
         if (go) {
             /* The usual widths, each its own unrolled loop. */
-            if (stream) {
-                POOL__PAIRS(true)
-            } else {
-                POOL__PAIRS(false)
-            }
+            if (w.width == 8)
+                i = pairs_8(job, &w, stream, &in, i, e, buf, b1, rc);
+            else
+                i = pairs_4(job, &w, &in, i, e, buf, b1, rc);
             go = *rc == 0;
         }
     }
@@ -683,7 +733,6 @@ static bool map_unzip_words(struct pool__job *job, size_t b, size_t e, size_t *s
     return false;
 #endif
 }
-#undef POOL__PAIRS
 
 /* map_unzip_body for any other columns: a block of tuples mapped into
  * scratch tuples on the stack, then scattered column by column. */

@@ -832,10 +832,11 @@ static void map_unzip_into_eight_and_nine_streamed_columns(void **state)
 
 /*
  * The pair loop of map_unzip_words has its own unrolled form for 1, 2, 3
- * and 4 columns and one for any other width up to 8, each streamed (64 MiB
- * and more in all) or cached: columns of each width from 1 to 5 come out
- * right, 16-byte aligned or 8 past, and a failure at either item of a pair
- * keeps every member below it and writes none of its own.
+ * and 4 columns and one for any other count up to 8, for 8-byte members
+ * streamed (64 MiB and more in all) or cached and for 4-byte ones cached:
+ * 1 to 5 columns of either member size come out right, 16-byte aligned or
+ * one member past, and a failure at either item of a pair keeps every
+ * member below it and writes none of its own.
  */
 #define FIVE 5
 typedef struct five {
@@ -853,54 +854,84 @@ static int five_item(void *ctx, const void *in, void *out)
     return 0;
 }
 
-/* pool_map_unzip of n five_items into the first nc members, columns
- * `shift` words past 16-byte alignment in mem, from every pool, failing at
- * an even and an odd index and not at all. */
-static void check_five_columns(const uint32_t *in, uint64_t *mem, size_t n, size_t nc,
-                               size_t shift)
+/* The same with 4-byte members (floats, 32-bit integers): cached only;
+ * streamed ones go by blocks. */
+typedef struct five32 {
+    uint32_t v[FIVE];
+} five32;
+
+static int five32_item(void *ctx, const void *in, void *out)
 {
-    uint64_t *base = mem + ((uintptr_t)mem % 16 != 0) + shift;
-    size_t stride = n + 1 + (n + 1) % 2; /* keeps every column's alignment */
+    size_t i = *(const uint32_t *)in, fail_at = *(const size_t *)ctx;
+    five32 *t = out;
+    if (i == fail_at)
+        return 5;
+    for (size_t k = 0; k < FIVE; k++)
+        t->v[k] = (uint32_t)nine_value(i, k);
+    return 0;
+}
+
+/* pool_map_unzip of n five_items (width 8) or five32_items (width 4) into
+ * the first nc members, columns `shift` members past 16-byte alignment in
+ * mem, from every pool, failing at an even and an odd index and not at
+ * all. */
+static void check_five_columns(const uint32_t *in, uint64_t *mem, size_t n, size_t nc,
+                               size_t shift, size_t width)
+{
+    char *base = (char *)(mem + ((uintptr_t)mem % 16 != 0)) + width * shift;
+    size_t stride = n + 1 + (n + 1) % 2; /* members; keeps every column's alignment */
     size_t fails[] = { SIZE_MAX, n / 2 & ~(size_t)1, (n / 2 & ~(size_t)1) + 3 };
     pool_column cols[FIVE];
     for (size_t k = 0; k < nc; k++) {
-        cols[k].offset = offsetof(five, v) + k * sizeof(uint64_t);
-        cols[k].size = sizeof(uint64_t);
-        cols[k].dst = base + k * stride;
+        cols[k].offset = k * width;
+        cols[k].size = width;
+        cols[k].dst = base + k * stride * width;
     }
     for (size_t p = 0; p < TU_ARRAY_LEN(pool_specs); p++) {
         pool_t *pool = tu_pool_open(pool_specs[p]);
         for (size_t f = 0; f < TU_ARRAY_LEN(fails); f++) {
             pool_opts o = POOL_OPTS_INIT;
             size_t fail_at = fails[f], upto = fail_at == SIZE_MAX ? n : fail_at;
-            tu_where("pool_map_unzip of %zu items into %zu 8-byte columns %zu bytes past 16, "
+            tu_where("pool_map_unzip of %zu items into %zu %zu-byte columns %zu bytes past 16, "
                      "failing at %zu, %s",
-                     n, nc, 8 * shift, fail_at, tu_pool_name(pool_specs[p]));
-            memset(base, 0, nc * stride * sizeof *base);
-            int rc = pool_map_unzip(pool, five_item, &fail_at, in, sizeof *in, sizeof(five), n,
-                                    cols, nc, &o);
+                     n, nc, width, width * shift, fail_at, tu_pool_name(pool_specs[p]));
+            memset(base, 0, nc * stride * width);
+            int rc = width == 8 ? pool_map_unzip(pool, five_item, &fail_at, in, sizeof *in,
+                                                 sizeof(five), n, cols, nc, &o)
+                                : pool_map_unzip(pool, five32_item, &fail_at, in, sizeof *in,
+                                                 sizeof(five32), n, cols, nc, &o);
             TU_ASSERT_EQ(rc, fail_at == SIZE_MAX ? 0 : 5);
             if (fail_at != SIZE_MAX)
                 TU_ASSERT_EQ(o.failed_index, fail_at);
             for (size_t k = 0; k < nc; k++) {
-                const uint64_t *col = base + k * stride;
-                for (size_t i = 0; i < upto; i++)
-                    if (col[i] != nine_value(i, k))
-                        fail_msg("%s: column %zu item %zu wrong", tu_where_buf(), k, i);
-                if (fail_at != SIZE_MAX && col[fail_at] != 0)
-                    fail_msg("%s: the failing item's member %zu was written", tu_where_buf(), k);
+                const char *col = base + k * stride * width;
+                for (size_t i = 0; i <= upto && i < n; i++) {
+                    uint64_t got, want = i < upto ? nine_value(i, k) : 0;
+                    if (width == 8) {
+                        memcpy(&got, col + 8 * i, 8);
+                    } else {
+                        uint32_t g;
+                        memcpy(&g, col + 4 * i, 4);
+                        got = g;
+                        want = (uint32_t)want;
+                    }
+                    if (got != want)
+                        fail_msg("%s: column %zu item %zu %s", tu_where_buf(), k, i,
+                                 i < upto ? "wrong" : "(the failing item's) written");
+                }
             }
         }
         pool_destroy(pool);
     }
 }
 
-static void map_unzip_into_one_to_five_columns_streamed_or_not_stops_at_either_item(
+static void map_unzip_into_one_to_five_columns_of_4_or_8_bytes_stops_at_either_item(
     void **state)
 {
-    size_t most = (size_t)(64u << 20) / 8 + 5;
+    size_t most = (size_t)(64u << 20) / 4 + 5; /* one column of 4-byte members */
     uint32_t *in = tu_malloc(most * sizeof *in);
-    /* nc columns of n + 2 words at most, and 2 words of shift. */
+    /* nc columns of n + 2 members at most, 64 MiB and a few members in all,
+     * and a word of shift. */
     uint64_t *mem = tu_malloc(((size_t)(64u << 20) / 8 + 8 * FIVE) * sizeof *mem);
 
     (void)state;
@@ -908,9 +939,15 @@ static void map_unzip_into_one_to_five_columns_streamed_or_not_stops_at_either_i
         in[i] = (uint32_t)i;
     for (size_t nc = 1; nc <= FIVE; nc++) {
         /* Below the streaming size, cached, both alignments; just past it. */
-        check_five_columns(in, mem, 100003, nc, 0);
-        check_five_columns(in, mem, 100003, nc, 1);
-        check_five_columns(in, mem, (size_t)(64u << 20) / (8 * nc) + 5, nc, 0);
+        for (size_t width = 4; width <= 8; width += 4) {
+            check_five_columns(in, mem, 100003, nc, 0, width);
+            check_five_columns(in, mem, 100003, nc, 1, width);
+            /* Streamed 4-byte members take the blocks, the same for any
+             * count: one will do. */
+            if (width == 8 || nc == 3)
+                check_five_columns(in, mem, (size_t)(64u << 20) / (width * nc) + 5, nc, 0,
+                                   width);
+        }
     }
     tu_free(mem);
     tu_free(in);
@@ -978,7 +1015,7 @@ int main(int argc, char **argv)
         TU_TEST(columns_beyond_the_caches_come_out_right),
         TU_TEST(map_unzip_into_eight_and_nine_streamed_columns),
         TU_TEST(map_unzip_streams_pairs_from_any_start_and_stops_at_either_item),
-        TU_TEST(map_unzip_into_one_to_five_columns_streamed_or_not_stops_at_either_item),
+        TU_TEST(map_unzip_into_one_to_five_columns_of_4_or_8_bytes_stops_at_either_item),
         TU_TEST(unzip_one_to_five_8_byte_columns_either_side_of_the_one_pass_size),
         TU_TEST(map_unzip_scratch_tuple_is_aligned_for_any_type),
     };
