@@ -395,11 +395,11 @@ static void scatter_fence(bool stream)
 
 /* Columns of less than this many bytes in all, every one of 8-byte
  * members, are written in one pass over the tuples (scatter_words): the
- * caches keep them, and one pass is as fast as a plain loop. Beyond, the
- * blocks written column by column do better: 10^5 tuples of three doubles
- * (2.4 MB of columns) at 1 thread took 0.68 ns an item in blocks, 0.52
- * in one pass (a plain loop 0.52); 4 * 10^5 (9.6 MB) 0.75 against 0.88
- * (trial builds; BENCHMARKS.md, "map_unzip: the pair loop"). */
+ * caches keep them, and one pass is as fast as a plain loop (W2's unzip
+ * at 10^5 tuples, 1 thread: 0.72 ns an item in blocks, 0.50 so; a plain
+ * loop 0.47; bench/ab.sh, BENCHMARKS.md, "map_unzip: the pair loop").
+ * Beyond, the blocks written column by column did better in trial builds
+ * (a throwaway program, 4 * 10^5 tuples: 0.75 against 0.88). */
 #define POOL__ONE_PASS_BYTES ((size_t)8 << 20)
 
 #if defined(POOL__HAVE_ALIAS_WORDS)
@@ -640,8 +640,9 @@ static POOL__INLINE size_t pairs_8(struct pool__job *job, const struct pool__wor
 }
 
 /* The pair loop of 4-byte members (never streamed), a function of its own:
- * inlined beside the others it made the 8-byte loops 5-10 % slower (W2's
- * map_unzip at 10^5 tuples, 1 thread, trial builds), however placed. */
+ * inlined beside the others it made the 8-byte loops 5-10 % slower (10^5
+ * tuples of three doubles, 1 thread, a throwaway program timing trial
+ * builds), however placed. */
 POOL__CODE_ALIGNED POOL__NOINLINE static size_t pairs_4(struct pool__job *job,
                                                           const struct pool__words *w,
                                                           const char **inp, size_t i,
@@ -662,7 +663,7 @@ POOL__CODE_ALIGNED POOL__NOINLINE static size_t pairs_4(struct pool__job *job,
  * threads (10^7 tuples of three doubles, streamed) went from 1.17 ns an
  * item with blocks of 128 tuples, scattered column by column, to 1.00
  * (`bench/ab.sh`, 20 rounds, ahead in all; BENCHMARKS.md); columns that
- * fit the caches (not streamed), from about 2.3 to 1.5 (BENCHMARKS.md,
+ * fit the caches (not streamed), from 2.2-2.4 to 1.4 (BENCHMARKS.md,
  * "map_unzip: the pair loop").
  *
  * Items run two by two, and each column takes a pair's two members at once:
