@@ -393,8 +393,9 @@ static void scatter_fence(bool stream)
  * map_unzip_words), at most. */
 #define POOL__WORD_COLUMNS 8
 
-/* Columns of less than this many bytes in all, every one of 8-byte
- * members, are written in one pass over the tuples (scatter_words): the
+/* Columns of less than this many bytes in all, all of 8-byte members or
+ * all of 4-byte ones, are written in one pass over the tuples
+ * (scatter_words): the
  * caches keep them, and one pass is as fast as a plain loop (W2's unzip
  * at 10^5 tuples, 1 thread: 0.72 ns an item in blocks, 0.50 so; a plain
  * loop 0.47; bench/ab.sh, BENCHMARKS.md, "map_unzip: the pair loop").
@@ -403,49 +404,68 @@ static void scatter_fence(bool stream)
 #define POOL__ONE_PASS_BYTES ((size_t)8 << 20)
 
 #if defined(POOL__HAVE_ALIAS_WORDS)
-/* scatter_words' loop, inlined with nc a constant for the usual widths. */
+/* scatter_words' loop, inlined with nc and width constants for the usual
+ * column counts. */
 static POOL__INLINE void scatter_words_n(char *const *dstp, const size_t *offp, const size_t nc,
-                                         const char *tuples, size_t stride, size_t count,
-                                         size_t first)
+                                         const size_t width, const char *tuples, size_t stride,
+                                         size_t count, size_t first)
 {
     char *dst[POOL__WORD_COLUMNS];
     size_t off[POOL__WORD_COLUMNS];
     for (size_t k = 0; k < nc; k++) {
-        dst[k] = dstp[k] + 8 * first;
+        dst[k] = dstp[k] + width * first;
         off[k] = offp[k];
     }
-    for (size_t i = 0; i < count; i++, tuples += stride)
-        for (size_t k = 0; k < nc; k++)
-            ((pool__u64 *)(void *)dst[k])[i] = *(const pool__u64 *)(const void *)(tuples + off[k]);
+    for (size_t i = 0; i < count; i++, tuples += stride) {
+        for (size_t k = 0; k < nc; k++) {
+            if (width == 8)
+                ((pool__u64 *)(void *)dst[k])[i] =
+                    *(const pool__u64 *)(const void *)(tuples + off[k]);
+            else
+                ((pool__u32 *)(void *)dst[k])[i] =
+                    *(const pool__u32 *)(const void *)(tuples + off[k]);
+        }
+    }
 }
+
+/* scatter_words_n for 1 to 4 columns of one width, or more. */
+#define POOL__WORDS(width)                                                                 \
+    switch (nc) {                                                                          \
+    case 1: scatter_words_n(dst, off, 1, width, tuples, stride, count, first); break;      \
+    case 2: scatter_words_n(dst, off, 2, width, tuples, stride, count, first); break;      \
+    case 3: scatter_words_n(dst, off, 3, width, tuples, stride, count, first); break;      \
+    case 4: scatter_words_n(dst, off, 4, width, tuples, stride, count, first); break;      \
+    default: scatter_words_n(dst, off, nc, width, tuples, stride, count, first); break;    \
+    }
 #endif
 
 /* Write `count` tuples laid out `stride` bytes apart into the columns, at
  * column index `first`, in one pass with cached stores, when every column
- * with members holds 8-byte ones at 8-aligned addresses, at most
- * POOL__WORD_COLUMNS of them. Returns false, having written nothing,
- * otherwise. */
+ * with members holds 8-byte ones, or every one 4-byte ones, at addresses
+ * aligned to that size, at most POOL__WORD_COLUMNS of them. Returns false,
+ * having written nothing, otherwise. */
 static bool scatter_words(const struct pool__job *job, const char *tuples, size_t stride,
                           size_t count, size_t first)
 {
 #if defined(POOL__HAVE_ALIAS_WORDS)
     char *dst[POOL__WORD_COLUMNS];
-    size_t off[POOL__WORD_COLUMNS], nc = 0;
+    size_t off[POOL__WORD_COLUMNS], nc = 0, width = 0;
     for (size_t k = 0; k < job->ncolumns; k++) {
         const pool_column *c = &job->columns[k];
         if (c->size == 0)
             continue; /* dst may be NULL: no arithmetic on it */
-        if (c->size != 8 || (uintptr_t)c->dst % 8 != 0 || nc == POOL__WORD_COLUMNS)
+        if (width == 0)
+            width = c->size;
+        if (c->size != width || (width != 8 && width != 4) ||
+            (uintptr_t)c->dst % width != 0 || nc == POOL__WORD_COLUMNS)
             return false;
         dst[nc] = (char *)c->dst;
         off[nc++] = c->offset;
     }
-    switch (nc) {
-    case 1: scatter_words_n(dst, off, 1, tuples, stride, count, first); break;
-    case 2: scatter_words_n(dst, off, 2, tuples, stride, count, first); break;
-    case 3: scatter_words_n(dst, off, 3, tuples, stride, count, first); break;
-    case 4: scatter_words_n(dst, off, 4, tuples, stride, count, first); break;
-    default: scatter_words_n(dst, off, nc, tuples, stride, count, first); break;
+    if (width == 4) {
+        POOL__WORDS(4)
+    } else {
+        POOL__WORDS(8)
     }
     return true;
 #else
@@ -453,6 +473,7 @@ static bool scatter_words(const struct pool__job *job, const char *tuples, size_
     return false;
 #endif
 }
+#undef POOL__WORDS
 
 /* Scatter `count` tuples laid out `stride` bytes apart into the columns,
  * at column index `first`. */
