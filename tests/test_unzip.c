@@ -841,6 +841,26 @@ static void map_unzip_into_eight_and_nine_streamed_columns(void **state)
  * member below it and writes none of its own.
  */
 #define FIVE 5
+
+/* Member i of a column of `width`-byte members (4 or 8), and what the
+ * five tuples put there for column k: nine_value, cut to the width. */
+static uint64_t member_at(const char *col, size_t width, size_t i)
+{
+    if (width == 8) {
+        uint64_t v;
+        memcpy(&v, col + 8 * i, 8);
+        return v;
+    }
+    uint32_t v;
+    memcpy(&v, col + 4 * i, 4);
+    return v;
+}
+
+static uint64_t five_value(size_t i, size_t k, size_t width)
+{
+    return width == 8 ? nine_value(i, k) : (uint32_t)nine_value(i, k);
+}
+
 typedef struct five {
     uint64_t v[FIVE];
 } five;
@@ -852,7 +872,7 @@ static int five_item(void *ctx, const void *in, void *out)
     if (i == fail_at)
         return 5;
     for (size_t k = 0; k < FIVE; k++)
-        t->v[k] = nine_value(i, k);
+        t->v[k] = five_value(i, k, 8);
     return 0;
 }
 
@@ -869,7 +889,7 @@ static int five32_item(void *ctx, const void *in, void *out)
     if (i == fail_at)
         return 5;
     for (size_t k = 0; k < FIVE; k++)
-        t->v[k] = (uint32_t)nine_value(i, k);
+        t->v[k] = (uint32_t)five_value(i, k, 4);
     return 0;
 }
 
@@ -909,16 +929,8 @@ static void check_five_columns(const uint32_t *in, uint64_t *mem, size_t n, size
             for (size_t k = 0; k < nc; k++) {
                 const char *col = base + k * stride * width;
                 for (size_t i = 0; i <= upto && i < n; i++) {
-                    uint64_t got, want = i < upto ? nine_value(i, k) : 0;
-                    if (width == 8) {
-                        memcpy(&got, col + 8 * i, 8);
-                    } else {
-                        uint32_t g;
-                        memcpy(&g, col + 4 * i, 4);
-                        got = g;
-                        want = (uint32_t)want;
-                    }
-                    if (got != want)
+                    uint64_t want = i < upto ? five_value(i, k, width) : 0;
+                    if (member_at(col, width, i) != want)
                         fail_msg("%s: column %zu item %zu %s", tu_where_buf(), k, i,
                                  i < upto ? "wrong" : "(the failing item's) written");
                 }
@@ -978,8 +990,8 @@ static void unzip_one_to_five_4_or_8_byte_columns_either_side_of_the_one_pass_si
     for (size_t i = 0; i < most; i++)
         for (size_t k = 0; k < FIVE; k++) {
             if (i < (size_t)(8u << 20) / 8 + 3)
-                t[i].v[k] = nine_value(i, k);
-            t32[i].v[k] = (uint32_t)nine_value(i, k);
+                t[i].v[k] = five_value(i, k, 8);
+            t32[i].v[k] = (uint32_t)five_value(i, k, 4);
         }
     for (size_t width = 4; width <= 8; width += 4) {
         for (size_t nc = 1; nc <= FIVE; nc++) {
@@ -1009,16 +1021,7 @@ static void unzip_one_to_five_4_or_8_byte_columns_either_side_of_the_one_pass_si
                         for (size_t k = 0; k < nc; k++) {
                             const char *col = base + k * stride * width;
                             for (size_t i = 0; i < n; i++) {
-                                uint64_t got = 0, want = nine_value(i, k);
-                                if (width == 8) {
-                                    memcpy(&got, col + 8 * i, 8);
-                                } else {
-                                    uint32_t g;
-                                    memcpy(&g, col + 4 * i, 4);
-                                    got = g;
-                                    want = (uint32_t)want;
-                                }
-                                if (got != want)
+                                if (member_at(col, width, i) != five_value(i, k, width))
                                     fail_msg("%s: column %zu item %zu wrong", tu_where_buf(), k,
                                              i);
                             }
