@@ -24,6 +24,9 @@
 #           too; 3 outer items at the top; --sample 1 at the top), callers (8 on a pool of the top
 #           count; the old build's too where it has the mode), unzip (one
 #           thread): seconds each
+#   account bench_probe_account (the library's accounting build): where
+#           the threads' time goes, by category, in W5 (small) at 2, 4 and
+#           the top count and in W6 (nested) at the top count and half
 #   ab      bench/ab.sh OLD NEW at the top two thread counts: W1,W5 with every
 #           peer, W4,W6 with OpenMP and TBB, idle alone; W5 at 2 and 4 threads
 #           beside pthreadpool; with --mid, MID NEW at the top two counts, W5,W6
@@ -61,7 +64,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=${2:?}; shift 2 ;;
     --workloads) TABLE_WORKLOADS=${2:?}; shift 2 ;;
     --table-rounds) TABLE_ROUNDS=${2:?}; shift 2 ;;
-    *) echo "usage: bench/lease.sh [--out DIR] [--old DIR] [--mid DIR] [--parts \"probes ab table idle\"]" >&2
+    *) echo "usage: bench/lease.sh [--out DIR] [--old DIR] [--mid DIR] [--parts \"probes account ab table idle\"]" >&2
        echo "                      [--rounds K]" >&2
        echo "                      [--workloads \"W5 W6\"] [--table-rounds K]" >&2
        exit 2 ;;
@@ -146,6 +149,16 @@ for p in $PARTS; do
         "$NEW/bench_probe" unzip --reps 5
       } >"$R/probes.txt" 2>&1
       ;;
+    account)
+      {
+        for t in 2 4 "$CPUS"; do
+          "$NEW/bench_probe_account" small --threads "$t" --reps 7 --iters "$K"
+        done
+        for t in "$CPUS" "$HALF"; do
+          "$NEW/bench_probe_account" nested --threads "$t" --reps 3 --iters "$K"
+        done
+      } >"$R/account.txt" 2>&1
+      ;;
     ab)
       if [ -z "$OLD" ]; then echo "lease.sh: ab needs --old DIR" | tee -a "$R/info.txt" >&2; continue; fi
       bench/ab.sh "$OLD" "$NEW" --threads "$HALF $CPUS" --workloads W1,W5 --rounds "$ROUNDS" \
@@ -183,6 +196,7 @@ done
 part done
 pack
 cat "$R/info.txt"
+[ -f "$R/account.txt" ] && cat "$R/account.txt"
 [ -f "$R/ab.txt" ] && grep -v '^--' "$R/ab.txt"
 [ -f "$R/table/table.txt" ] && cat "$R/table/table.txt"
 [ -f "$R/idle/table.txt" ] && cat "$R/idle/table.txt"

@@ -118,6 +118,9 @@
 
 #include "bench.h"
 #include "poolmap.h"
+#ifdef POOL_ACCOUNT
+#include "account.h" /* bench_probe_account: the library's time by category */
+#endif
 #ifdef BENCH_PROBE_PTHREADPOOL
 #include <pthreadpool.h>
 #endif
@@ -789,6 +792,85 @@ static int probe_arrivals(const char *system, int nthreads, int reps, unsigned l
     return 0;
 }
 
+#ifdef POOL_ACCOUNT
+/* The accounting build (bench_probe_account): the pool's threads' time
+ * between two reads, by category, in thread-microseconds per call, and
+ * the events per call. The switches cost a tick read each (25 ns on the
+ * Xeon VM), several per chunk: they slow the calls they measure. */
+typedef struct acct_snap {
+    unsigned long long ticks[POOL__ACCT_N], events[POOL__EV_N], now;
+    unsigned long long mine[POOL__ACCT_N], mine_events[POOL__EV_N]; /* the caller's */
+    double wall;
+} acct_snap;
+
+static void acct_take(acct_snap *a)
+{
+    pool__acct_read(a->ticks, a->events);
+    pool__acct_read_mine(a->mine, a->mine_events);
+    a->now = pool__acct_now();
+    a->wall = now_s();
+}
+
+/* Adds the span from a to b to sum (its ticks, events, clock and wall). */
+static void acct_add_span(acct_snap *sum, const acct_snap *a, const acct_snap *b)
+{
+    for (int c = 0; c < POOL__ACCT_N; c++) {
+        sum->ticks[c] += b->ticks[c] - a->ticks[c];
+        sum->mine[c] += b->mine[c] - a->mine[c];
+    }
+    for (int e = 0; e < POOL__EV_N; e++) {
+        sum->events[e] += b->events[e] - a->events[e];
+        sum->mine_events[e] += b->mine_events[e] - a->mine_events[e];
+    }
+    sum->now += b->now - a->now;
+    sum->wall += b->wall - a->wall;
+}
+
+static void acct_print(const acct_snap *a, const acct_snap *b, int calls, int nthreads)
+{
+    static const char *const cat[POOL__ACCT_N] = { "outside", "other", "setup", "loop",
+                                                   "finish", "take", "leave", "body",
+                                                   "claim", "steal", "lock-wait", "lock-held",
+                                                   "join", "idle", "sleep" };
+    static const char *const ev[POOL__EV_N] = { "chunks", "claims", "steals", "stolen",
+                                                "locks", "picks", "idle-turns", "sleeps",
+                                                "switches" };
+    double us_per_tick = (b->wall - a->wall) * 1e6 / (double)(b->now - a->now);
+    double span = (b->wall - a->wall) * 1e6 / calls;
+    printf("# account: thread-us a call by category (the pool's %d threads' time is %.1f "
+           "a call; the caller's time outside its calls not counted)\n",
+           nthreads, span * nthreads);
+    for (int who = 0; who < 2; who++) { /* the caller, then the others */
+        double sum = 0;
+        printf("#   %-8s", who == 0 ? "caller" : "workers");
+        for (int c = 1; c < POOL__ACCT_N; c++) {
+            unsigned long long mine = b->mine[c] - a->mine[c];
+            unsigned long long all = b->ticks[c] - a->ticks[c];
+            double v = (double)(who == 0 ? mine : all - mine) * us_per_tick / calls;
+            sum += v;
+            if (v >= 0.05)
+                printf(" %s %.1f", cat[c], v);
+        }
+        printf("  (sum %.1f)\n", sum);
+    }
+    printf("#   events a call:");
+    for (int e = 0; e < POOL__EV_N; e++)
+        printf(" %s %.1f", ev[e], (double)(b->events[e] - a->events[e]) / calls);
+    /* What the accounting costs itself: switches back and forth between
+     * two categories, timed here, spread over whatever they switch from
+     * and to (mostly loop, claim and body). */
+    enum { PAIRS = 100000 };
+    double t0 = now_s();
+    for (int k = 0; k < PAIRS; k++)
+        pool__acct_switch(pool__acct_switch(POOL__ACCT_OTHER));
+    double per = (now_s() - t0) / (2.0 * PAIRS) * 1e9;
+    printf("\n#   a switch costs %.1f ns here: %.1f thread-us a call of the above are the "
+           "accounting's own\n",
+           per, (double)(b->events[POOL__EV_SWITCHES] - a->events[POOL__EV_SWITCHES]) * per /
+                    1e3 / calls);
+}
+#endif
+
 /* ---- nested: W6 on a pool of N -------------------------------------------- */
 
 /* --sample: where the pool's threads block while a run's calls go on (not
@@ -906,6 +988,8 @@ static int nested_inner(void *ctx, size_t b, size_t e)
 
 static double nested_began[4096]; /* per outer item, this call */
 
+
+
 static int nested_outer(void *ctx, size_t o)
 {
     (void)ctx;
@@ -950,6 +1034,10 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
         double r0 = now_s(), busy = 0, chunks = 0;
         int ran = 0;
         atomic_store(&sample_now, true);
+#ifdef POOL_ACCOUNT
+        acct_snap acct_before, acct_after;
+        acct_take(&acct_before);
+#endif
         for (int c = 0; c < CALLS; c++) {
             memset(turns, 0, sizeof turns);
             double t0 = now_s();
@@ -979,6 +1067,9 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
             for (size_t k = 0; k < outer; k++)
                 q[(2 * nt + k) * CALLS + (size_t)c] = (nested_began[k] - t0) * 1e6;
         }
+#ifdef POOL_ACCOUNT
+        acct_take(&acct_after);
+#endif
         for (size_t k = 0; k < nq; k++)
             med[k * (size_t)reps + (size_t)r] = median(q + k * CALLS, CALLS);
         atomic_store(&sample_now, false);
@@ -990,6 +1081,9 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
         printf("%5d %8.3f %10.3f %7.0f %4d %7.2f %10.2f\n", r, median(t, CALLS),
                busy / ((double)nthreads * span), chunks / CALLS, ran, (double)vol / CALLS,
                (double)invol / CALLS);
+#ifdef POOL_ACCOUNT
+        acct_print(&acct_before, &acct_after, CALLS, nthreads);
+#endif
     }
     /* Each call added bench_work(k) to item k once, in call order. */
     for (size_t k = 0; k < outer * nested_n; k++) {
@@ -1298,8 +1392,15 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
     printf("# %d items of %lu bench_work iterations, %d threads, %d calls a block, the "
            "systems in turns, medians of %d blocks (us per call)\n",
            N, small_iters, nthreads, CALLS, reps);
+#ifdef POOL_ACCOUNT
+    static acct_snap acct_sum, acct_zero; /* zero */
+#endif
     for (int r = -1; r < reps; r++) { /* block -1: warm-up */
         for (int s = 0; s < nsys; s++) {
+#ifdef POOL_ACCOUNT
+            acct_snap acct_before, acct_after;
+            acct_take(&acct_before);
+#endif
             double t0 = now_s();
             for (int c = 0; c < CALLS; c++) {
                 if (s == 0) {
@@ -1316,10 +1417,19 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
             }
             if (r >= 0)
                 t[s * reps + r] = (now_s() - t0) / CALLS * 1e6;
+#ifdef POOL_ACCOUNT
+            acct_take(&acct_after);
+            if (r >= 0 && s == 1)
+                acct_add_span(&acct_sum, &acct_before, &acct_after);
+#endif
         }
     }
     for (int s = 0; rc == 0 && s < nsys; s++)
         printf("%-12s %8.3f\n", name[s], median(t + s * reps, reps));
+#ifdef POOL_ACCOUNT
+    if (rc == 0) /* poolmap's blocks */
+        acct_print(&acct_zero, &acct_sum, CALLS * reps, nthreads);
+#endif
     free(t);
     peer_close(tp);
     pool_destroy(pool);

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "account.h"
 #include "internal.h"
 
 _Thread_local struct pool__frame *pool__frames;
@@ -55,6 +56,24 @@ void pool__call_done_fn(pool_t *pool, struct pool_future *f)
     pool__frames = &frame;
     f->on_done(f->on_done_arg, f);
     pool__frames = frame.up;
+}
+
+/* pool->lock on a blocking call's path. The accounting build (account.h)
+ * charges the wait for it and the time holding it; returns the category
+ * unlock_pool goes back to. Otherwise the plain lock and unlock. */
+static unsigned lock_pool(pool_t *pool)
+{
+    unsigned was = pool__acct_switch(POOL__ACCT_LOCK);
+    pthread_mutex_lock(&pool->lock);
+    pool__acct_switch(POOL__ACCT_LOCKED);
+    pool__acct_event(POOL__EV_LOCKS);
+    return was;
+}
+
+static void unlock_pool(pool_t *pool, unsigned was)
+{
+    pthread_mutex_unlock(&pool->lock);
+    pool__acct_switch(was);
 }
 
 /* What one thread's turn at a job came to. */
@@ -513,7 +532,10 @@ static void job_stop_at(struct pool__job *job, size_t index)
 static int job_chunk(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
     *stop = b;
+    unsigned acct = pool__acct_switch(POOL__ACCT_BODY);
     int rc = job->body(job, b, e, stop);
+    pool__acct_switch(acct);
+    pool__acct_event(POOL__EV_CHUNKS);
     if (job->future)
         pool__future_chunk_done(job->future, b, *stop, rc);
     return rc;
@@ -619,7 +641,10 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
 
     for (;;) {
         bool last;
+        unsigned acct = pool__acct_switch(POOL__ACCT_CLAIM);
         bool own = mine != NULL && slot_claim(job, mine, pace.least, pace.cap, &b, &e, &last);
+        pool__acct_switch(acct);
+        pool__acct_event(POOL__EV_CLAIMS);
         if (slot == 0 && (!own || last)) /* the caller's share is all claimed */
             offer_withdraw_if_all_in(pool, job);
         if (!own) {
@@ -628,7 +653,13 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
                 pace_read(pool, job, &pace, &turn);
             pace.fresh = true;
             pace.least = 0; /* stolen items may cost more than these did */
-            if (!slot_steal(job, slot, mine != NULL, &b, &e)) {
+            acct = pool__acct_switch(POOL__ACCT_STEAL);
+            bool stolen = slot_steal(job, slot, mine != NULL, &b, &e);
+            pool__acct_switch(acct);
+            pool__acct_event(POOL__EV_STEALS);
+            if (stolen)
+                pool__acct_event(POOL__EV_STOLEN);
+            if (!stolen) {
                 /* The hint for queue_pick (see job_exhausted); an offered
                  * call is never on the queue, and the store would move a
                  * line its caller waits on. */
@@ -691,9 +722,11 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
     size_t b, e, stop;
 
     pool__frames = &frame;
+    unsigned acct = pool__acct_switch(POOL__ACCT_LOOP);
     if (job->slots) {
         turn = job_work_slots(pool, job, slot, may_leave);
         pool__frames = frame.up;
+        pool__acct_switch(acct);
         return turn;
     }
     while (job_claim(job, &b, &e)) {
@@ -717,6 +750,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
             break;
     }
     pool__frames = frame.up;
+    pool__acct_switch(acct);
     return turn;
 }
 
@@ -848,22 +882,25 @@ static unsigned job_attach(struct pool__job *job)
 /* A helper's detach after its turn at `job`, its last access to it. */
 static void turn_end(pool_t *pool, struct pool__job *job, struct pool__turn turn)
 {
+    unsigned acct = pool__acct_switch(POOL__ACCT_LEAVE);
     if (job->future == NULL && !turn_has_news(turn)) {
         /* A blocking call, nothing to report: detach without the lock. A
          * queued job stays queued until its caller, or queue_pick finding
          * it exhausted, unlinks it. */
         if (job_leave(job)) {
-            pthread_mutex_lock(&pool->lock);
+            unsigned was = lock_pool(pool);
             pthread_cond_broadcast(&pool->join_cv);
-            pthread_mutex_unlock(&pool->lock);
+            unlock_pool(pool, was);
         }
+        pool__acct_switch(acct);
         return;
     }
-    pthread_mutex_lock(&pool->lock);
+    unsigned was = lock_pool(pool);
     struct pool_future *done = job_detach(pool, job, turn);
-    pthread_mutex_unlock(&pool->lock);
+    unlock_pool(pool, was);
     if (done)
         pool__future_finish(done);
+    pool__acct_switch(acct);
 }
 
 /* True when `job` was called from an item of `anc`, or from an item of a
@@ -918,12 +955,15 @@ static bool job_help_nested(pool_t *pool, struct pool__job *job)
     if (pool__load_relaxed(&pool->lane_queued[POOL__LANE_CALL]) == 0)
         return false;
     unsigned slot = 0;
-    pthread_mutex_lock(&pool->lock);
+    unsigned was = lock_pool(pool);
     struct pool__job *j = queue_pick_nested(pool, job, &slot);
-    pthread_mutex_unlock(&pool->lock);
+    unlock_pool(pool, was);
     if (j == NULL)
         return false;
-    turn_end(pool, j, job_work(pool, j, slot, false));
+    struct pool__turn turn = job_work(pool, j, slot, false);
+    if (turn.ran == 0)
+        pool__acct_event(POOL__EV_IDLE_TURNS);
+    turn_end(pool, j, turn);
     return true;
 }
 
@@ -932,6 +972,7 @@ static bool job_help_nested(pool_t *pool, struct pool__job *job)
  * last chunks), then sleep. */
 static void job_join(pool_t *pool, struct pool__job *job)
 {
+    unsigned acct = pool__acct_switch(POOL__ACCT_JOIN);
     unsigned long long deadline = pool__now_ns() + POOL__SPIN_NS;
     unsigned spins = 0, look = 0; /* the spin at which to look for nested calls */
     while (pool__load_acquire(&job->attached) != 0) {
@@ -955,23 +996,26 @@ static void job_join(pool_t *pool, struct pool__job *job)
          * to 0 takes the lock to wake us, so after we are waiting; so does
          * a nested call queued meanwhile (job_ancestor_sleeps), which we
          * then help. */
-        pthread_mutex_lock(&pool->lock);
+        unsigned was = lock_pool(pool);
         size_t cur = atomic_fetch_or_explicit(&job->attached, POOL__JOIN_WAITING,
                                               memory_order_acquire);
         while ((cur & ~POOL__JOIN_WAITING) != 0) {
             unsigned slot = 0;
             struct pool__job *j = queue_pick_nested(pool, job, &slot);
             if (j != NULL) {
-                pthread_mutex_unlock(&pool->lock);
+                unlock_pool(pool, was);
                 turn_end(pool, j, job_work(pool, j, slot, false));
-                pthread_mutex_lock(&pool->lock);
+                lock_pool(pool);
             } else {
+                pool__acct_switch(POOL__ACCT_JOIN);
                 pthread_cond_wait(&pool->join_cv, &pool->lock);
+                pool__acct_switch(POOL__ACCT_LOCKED);
             }
             cur = pool__load_acquire(&job->attached);
         }
-        pthread_mutex_unlock(&pool->lock);
+        unlock_pool(pool, was);
     }
+    pool__acct_switch(acct);
 }
 
 static int job_run_parallel(pool_t *pool, struct pool__job *job)
@@ -999,32 +1043,33 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
      * find the job without a wake-up. */
     size_t want = pool->nthreads - 1 < job->n - 1 ? pool->nthreads - 1 : job->n - 1;
     if (!offer_publish(pool, job)) {
-        pthread_mutex_lock(&pool->lock);
+        unsigned was = lock_pool(pool);
         queue_link(pool, job);
         if (job->parent != NULL && job_ancestor_sleeps(job))
             pthread_cond_broadcast(&pool->join_cv);
-        pthread_mutex_unlock(&pool->lock);
+        unlock_pool(pool, was);
     }
     wake_workers(pool, want);
 
     turn = job_work(pool, job, 0, false);
+    pool__acct_switch(POOL__ACCT_FINISH);
 
     size_t attached;
     if (job->offered) {
         offer_withdraw(pool, job);
         if (turn_has_news(turn)) { /* helpers report under the lock */
-            pthread_mutex_lock(&pool->lock);
+            unsigned was = lock_pool(pool);
             job_report(job, turn);
-            pthread_mutex_unlock(&pool->lock);
+            unlock_pool(pool, was);
         }
         attached = pool__load_acquire(&job->attached);
     } else {
-        pthread_mutex_lock(&pool->lock);
+        unsigned was = lock_pool(pool);
         queue_unlink(pool, job);
         job_report(job, turn);
         /* Acquire: a helper may have detached without the lock. */
         attached = pool__load_acquire(&job->attached);
-        pthread_mutex_unlock(&pool->lock);
+        unlock_pool(pool, was);
     }
 
     if (attached != 0)
@@ -1113,9 +1158,11 @@ int pool__run(pool_t *pool, struct pool__job *job)
     job->lane = POOL__LANE_CALL;
     pool__job_prepare(pool, job);
     job->parent = frame_job(pool);
+    unsigned acct = pool__acct_switch(POOL__ACCT_SETUP);
     enum pool__held held = pool__call_enter(pool);
     int rc = job_run_parallel(pool, job);
     pool__call_leave(pool, held);
+    pool__acct_switch(acct);
     return rc;
 }
 
@@ -1250,6 +1297,7 @@ static struct pool__job *queue_pick(pool_t *pool, unsigned *prefer, unsigned *sl
                     queue_unlink(pool, job);
                     queue_link(pool, job);
                 }
+                pool__acct_event(POOL__EV_PICKS);
                 *prefer = (lane + 1) % POOL__NLANES;
                 return job;
             }
@@ -1264,6 +1312,8 @@ static struct pool__job *queue_pick(pool_t *pool, unsigned *prefer, unsigned *sl
 static bool worker_turn(pool_t *pool, struct pool__job *job, unsigned slot)
 {
     struct pool__turn turn = job_work(pool, job, slot, true);
+    if (turn.ran == 0)
+        pool__acct_event(POOL__EV_IDLE_TURNS);
     turn_end(pool, job, turn);
     return !turn.left;
 }
@@ -1286,20 +1336,25 @@ static bool nothing_to_do(const pool_t *pool, const char *offer, const char **st
  * loop's time. */
 static bool worker_idle(pool_t *pool, const char **stale)
 {
+    unsigned acct = pool__acct_switch(POOL__ACCT_IDLE);
     unsigned long long now = pool__now_ns();
     unsigned long long deadline = now + pool->spin_ns, polite = now + POOL__SPIN_NS;
     unsigned spins = 0;
+    bool found = true;
     while (nothing_to_do(pool, pool__load_relaxed(&pool->offer), stale)) {
         pool__cpu_relax();
         if ((++spins & 63u) == 0) {
             now = pool__now_ns();
-            if (now > deadline)
-                return false;
+            if (now > deadline) {
+                found = false;
+                break;
+            }
             if (now > polite)
                 pool__yield();
         }
     }
-    return true;
+    pool__acct_switch(acct);
+    return found;
 }
 
 /* Sleep until woken, unless work came meanwhile: raise nsleeping, then
@@ -1311,8 +1366,12 @@ static void worker_sleep(pool_t *pool, const char **stale)
     uint32_t ticket = pool__parking_ticket(&pool->parking);
     atomic_fetch_add(&pool->nsleeping, 1);
     if (atomic_load(&pool->nqueued) == 0 && !offer_seen(atomic_load(&pool->offer), stale) &&
-        !atomic_load(&pool->stop))
+        !atomic_load(&pool->stop)) {
+        unsigned acct = pool__acct_switch(POOL__ACCT_SLEEP);
+        pool__acct_event(POOL__EV_SLEEPS);
         pool__parking_wait(&pool->parking, ticket);
+        pool__acct_switch(acct);
+    }
     atomic_fetch_sub_explicit(&pool->nsleeping, 1, memory_order_relaxed);
 }
 
@@ -1321,6 +1380,7 @@ void pool__worker_loop(pool_t *pool)
     unsigned prefer = POOL__LANE_CALL;
     const char *stale = NULL; /* the offer as this worker last left it (offer_seen) */
     bool may_offer = true;
+    pool__acct_switch(POOL__ACCT_TAKE);
 
     for (;;) {
         unsigned slot;
@@ -1346,9 +1406,9 @@ void pool__worker_loop(pool_t *pool)
                 continue;
             spun = true;
         }
-        pthread_mutex_lock(&pool->lock);
+        unsigned was = lock_pool(pool);
         job = queue_pick(pool, &prefer, &slot);
-        pthread_mutex_unlock(&pool->lock);
+        unlock_pool(pool, was);
         if (job) {
             may_offer = worker_turn(pool, job, slot);
             continue;
