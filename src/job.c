@@ -327,14 +327,15 @@ static bool slot_open(const struct pool__job *job, const struct pool__slot *s)
     return slot_live(job, pool__load_relaxed(&s->range), &lo, &hi);
 }
 
-/* Deal items [from, n) out to the slots in contiguous shares, the lowest to
- * the caller's slot 0; before the job is published. */
+/* Deal items [from, n) out to the first `ndeal` of the slots in
+ * contiguous shares, the lowest to the caller's slot 0; the others start
+ * empty (see job_deal). Before the job is published. */
 static void job_split(struct pool__job *job, struct pool__slot *slots, unsigned nslots,
-                      size_t from)
+                      unsigned ndeal, size_t from)
 {
-    size_t rem = job->n - from, base = rem / nslots, extra = rem % nslots;
+    size_t rem = job->n - from, base = rem / ndeal, extra = rem % ndeal;
     for (unsigned k = 0; k < nslots; k++) {
-        size_t len = base + (k < extra);
+        size_t len = k < ndeal ? base + (k < extra) : 0;
         atomic_init(&slots[k].range, SLOT_PACK(from, from + len));
         atomic_init(&slots[k].owned, k == 0);
         from += len;
@@ -347,6 +348,28 @@ static void job_split(struct pool__job *job, struct pool__slot *slots, unsigned 
     job->min_chunk /= 8;
     if (job->min_chunk == 0)
         job->min_chunk = 1;
+}
+
+/*
+ * How many of a call's slots get a share. All of them, but for a call
+ * made from an item of another call on the pool: that call's other items
+ * likely run at the same time on other threads, each perhaps making a
+ * call like this one, so about nthreads / min(parent's items, nthreads)
+ * threads come to each. Shares dealt to threads that never come are
+ * taken whole by thieves, each then claimed over from an eighth down to
+ * single items: on 16 threads of the Xeon VM, W6's 8 inner calls of 16
+ * shares each made about 7050 claims a call, 580 of them after steals
+ * (bench_probe_account nested, BENCHMARKS.md). The slots past the shares
+ * start empty: a helper given one steals half of a share into it, where
+ * others can steal from it in turn.
+ */
+static unsigned job_deal(const pool_t *pool, const struct pool__job *job, unsigned nslots)
+{
+    if (job->parent == NULL)
+        return nslots;
+    size_t busy = job->parent->n < pool->nthreads ? job->parent->n : pool->nthreads;
+    size_t deal = (pool->nthreads + busy - 1) / busy;
+    return deal < nslots ? (unsigned)deal : nslots;
 }
 
 /* Claim the front of the thread's own slot: an eighth of what is left, or
@@ -1035,7 +1058,8 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
     if (job->chunk == 0 && job->n <= UINT32_MAX) {
         size_t from = pool__load_relaxed(&job->next), rem = job->n - from;
         size_t nslots = pool->nthreads < POOL__MAX_SLOTS ? pool->nthreads : POOL__MAX_SLOTS;
-        job_split(job, slots, (unsigned)(nslots < rem ? nslots : rem), from);
+        unsigned k = (unsigned)(nslots < rem ? nslots : rem);
+        job_split(job, slots, k, job_deal(pool, job, k), from);
         job->slots_given = 1;
     }
 
