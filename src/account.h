@@ -1,8 +1,9 @@
 /*
  * account.h - where a pool's threads spend their time, by category, for the
  * accounting build of bench_probe (bench/CMakeLists.txt builds the library
- * a second time with POOL_ACCOUNT for it). Without POOL_ACCOUNT every
- * function here is an empty inline: the library proper pays nothing.
+ * a second time with POOL_ACCOUNT, with the counters of bench/account.c).
+ * Without POOL_ACCOUNT every function here is an empty inline: the library
+ * proper pays nothing.
  *
  * Each thread is in one category at a time; pool__acct_switch() charges
  * the ticks since its last switch to the category it leaves and returns

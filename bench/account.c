@@ -1,6 +1,7 @@
 /*
- * account.c - the accounting build's per-thread counters (see account.h).
- * Compiled only into bench's poolmap_account library, with POOL_ACCOUNT.
+ * account.c - the accounting build's per-thread counters (see src/account.h).
+ * Compiled only into bench's poolmap_account library, with POOL_ACCOUNT:
+ * the library proper has none of it.
  */
 #include <stdatomic.h>
 
