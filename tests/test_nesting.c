@@ -1,8 +1,10 @@
 /*
  * test_nesting.c - callbacks that call loop functions on the same pool
  * complete (ctest's timeout catches a deadlock), get correct inner results,
- * an inner failure becomes the outer item's status, and a caller waiting
- * for its helpers helps with the calls they made, and with no other.
+ * an inner failure becomes the outer item's status, a caller waiting
+ * for its helpers helps with the calls they made, and with no other, and
+ * calls nested in a few items, dealt to some of their slots, run each
+ * item once.
  */
 #include <stdbool.h>
 
@@ -637,6 +639,67 @@ static void a_waiting_caller_runs_no_other_callers_calls(void **state)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Calls nested in a few outer items                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A call made from an item deals its items to about nthreads / min(outer
+ * items, nthreads) of its slots (src/job.c, job_deal); the other slots
+ * start empty and the helpers given them steal into them. On pools of 4, 8
+ * and 16 with 1, 2, 3 and 5 outer items (a lone item's call dealt to every
+ * slot; the others to some, or to one) every inner item runs exactly once.
+ */
+#define FEW_OUTER_MAX 5
+#define FEW_INNER 4099
+
+typedef struct few_run {
+    pool_t *pool;
+    atomic_uint count[FEW_OUTER_MAX][FEW_INNER];
+} few_run;
+
+typedef struct few_item {
+    few_run *run;
+    size_t outer;
+} few_item;
+
+static int few_inner(void *ctx, size_t i)
+{
+    const few_item *f = ctx;
+    tu_bump(&f->run->count[f->outer][i]);
+    return 0;
+}
+
+static int few_outer(void *ctx, size_t o)
+{
+    few_item f = { ctx, o };
+    return pool_for(f.run->pool, FEW_INNER, few_inner, &f);
+}
+
+static void calls_nested_in_a_few_items_run_each_inner_item_once(void **state)
+{
+    static const size_t sizes[] = { 4, 8, 16 };
+    static const size_t outers[] = { 1, 2, 3, 5 };
+    static few_run r; /* 80 KiB: off the stack */
+
+    (void)state;
+    for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
+        r.pool = tu_pool_open(sizes[p]);
+        for (size_t k = 0; k < TU_ARRAY_LEN(outers); k++)
+            for (size_t rep = 0; rep < reps(); rep++) {
+                for (size_t o = 0; o < FEW_OUTER_MAX; o++)
+                    for (size_t i = 0; i < FEW_INNER; i++)
+                        atomic_init(&r.count[o][i], 0);
+                tu_where("pool_create(%zu), %zu outer items, rep %zu", sizes[p], outers[k], rep);
+                TU_ASSERT_EQ(pool_for(r.pool, outers[k], few_outer, &r), 0);
+                for (size_t o = 0; o < FEW_OUTER_MAX; o++)
+                    for (size_t i = 0; i < FEW_INNER; i++)
+                        TU_ASSERT_EQ(atomic_load(&r.count[o][i]), o < outers[k] ? 1u : 0u);
+            }
+        pool_destroy(r.pool);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -648,6 +711,7 @@ int main(int argc, char **argv)
         TU_TEST(nesting_across_two_pools_completes),
         TU_TEST(a_waiting_caller_runs_items_of_calls_nested_in_its_own),
         TU_TEST(a_waiting_caller_runs_no_other_callers_calls),
+        TU_TEST(calls_nested_in_a_few_items_run_each_inner_item_once),
     };
 
     return TU_RUN(tests, argc, argv);
