@@ -854,9 +854,10 @@ static void acct_print(const acct_snap *a, const acct_snap *b, int calls, int nt
         }
         printf("  (sum %.1f)\n", sum);
     }
-    printf("#   events a call:");
+    printf("#   events a call (the caller's):");
     for (int e = 0; e < POOL__EV_N; e++)
-        printf(" %s %.1f", ev[e], (double)(b->events[e] - a->events[e]) / calls);
+        printf(" %s %.1f (%.1f)", ev[e], (double)(b->events[e] - a->events[e]) / calls,
+               (double)(b->mine_events[e] - a->mine_events[e]) / calls);
     /* What the accounting costs itself: switches back and forth between
      * two categories, timed here, spread over whatever they switch from
      * and to (mostly loop, claim and body). */
