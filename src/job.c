@@ -358,8 +358,8 @@ static void job_split(struct pool__job *job, struct pool__slot *slots, unsigned 
  * threads come to each. Shares dealt to threads that never come are
  * taken whole by thieves, each then claimed over from an eighth down to
  * single items: on 16 threads of the Xeon VM, W6's 8 inner calls of 16
- * shares each made about 7050 claims and 580 steals a call, 2500 and 210
- * dealt so (bench_probe_account nested, BENCHMARKS.md). The slots past
+ * shares each ran about 7050 chunks a call and stole 580 times, 2500 and
+ * 210 dealt so (bench_probe_account nested, BENCHMARKS.md). The slots past
  * the shares start empty: a helper given one steals half of a share into
  * it, where others can steal from it in turn.
  */
