@@ -161,3 +161,9 @@ void pool__acct_read_mine(unsigned long long ticks[POOL__ACCT_N],
     if (me != NULL)
         acct_read_one(me, pool__ticks(), ticks, events);
 }
+
+unsigned pool__acct_threads(void)
+{
+    unsigned n = atomic_load_explicit(&acct_threads, memory_order_relaxed);
+    return n < ACCT_THREADS ? n : ACCT_THREADS;
+}

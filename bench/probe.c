@@ -802,6 +802,7 @@ typedef struct acct_snap {
     unsigned long long ticks[POOL__ACCT_N], events[POOL__EV_N], now;
     unsigned long long mine[POOL__ACCT_N], mine_events[POOL__EV_N]; /* the caller's */
     double wall;
+    unsigned threads; /* counted so far */
 } acct_snap;
 
 static void acct_take(acct_snap *a)
@@ -810,6 +811,7 @@ static void acct_take(acct_snap *a)
     pool__acct_read_mine(a->mine, a->mine_events);
     a->now = pool__acct_now();
     a->wall = now_s();
+    a->threads = pool__acct_threads();
 }
 
 /* Adds the span from a to b to sum (its ticks, events, clock and wall). */
@@ -825,9 +827,24 @@ static void acct_add_span(acct_snap *sum, const acct_snap *a, const acct_snap *b
     }
     sum->now += b->now - a->now;
     sum->wall += b->wall - a->wall;
+    sum->threads = b->threads;
 }
 
-static void acct_print(const acct_snap *a, const acct_snap *b, int calls, int nthreads)
+/* Waits (up to a second) until the pool's workers have started and been
+ * counted, so that the runs' figures cover every thread. */
+static void acct_wait_workers(int nthreads)
+{
+    for (int k = 0; k < 1000 && pool__acct_threads() < (unsigned)(nthreads - 1); k++) {
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+}
+
+/* Prints the span from a to b; 1 when the workers' categories do not add
+ * up to their time (each is always in one: within 5 %), else 0. Checked
+ * only when every thread of the pool had been counted by a: a worker that
+ * has not yet run (many threads on few CPUs) is charged nothing. */
+static int acct_print(const acct_snap *a, const acct_snap *b, int calls, int nthreads)
 {
     static const char *const cat[POOL__ACCT_N] = { "outside", "other", "setup", "loop",
                                                    "finish", "take", "leave", "body",
@@ -841,6 +858,7 @@ static void acct_print(const acct_snap *a, const acct_snap *b, int calls, int nt
     printf("# account: thread-us a call by category (the pool's %d threads' time is %.1f "
            "a call; the caller's time outside its calls not counted)\n",
            nthreads, span * nthreads);
+    double sums[2] = { 0, 0 };
     for (int who = 0; who < 2; who++) { /* the caller, then the others */
         double sum = 0;
         printf("#   %-8s", who == 0 ? "caller" : "workers");
@@ -853,6 +871,7 @@ static void acct_print(const acct_snap *a, const acct_snap *b, int calls, int nt
                 printf(" %s %.1f", cat[c], v);
         }
         printf("  (sum %.1f)\n", sum);
+        sums[who] = sum;
     }
     printf("#   events a call (the caller's):");
     for (int e = 0; e < POOL__EV_N; e++)
@@ -870,6 +889,20 @@ static void acct_print(const acct_snap *a, const acct_snap *b, int calls, int nt
            "accounting's own\n",
            per, (double)(b->events[POOL__EV_SWITCHES] - a->events[POOL__EV_SWITCHES]) * per /
                     1e3 / calls);
+    if (nthreads < 2)
+        return 0; /* a pool of 1 runs calls in place: nothing is charged */
+    double workers = sums[1] / ((double)(nthreads - 1) * span);
+    printf("#   accounted: %.1f %% of the workers' time\n", 100.0 * workers);
+    if (a->threads != (unsigned)nthreads || b->threads != (unsigned)nthreads) {
+        printf("#   (%u of %d threads counted: not checked)\n", a->threads, nthreads);
+        return 0;
+    }
+    if (workers < 0.95 || workers > 1.05 || sums[0] > 1.05 * span) {
+        fprintf(stderr, "bench_probe: accounting mismatch: workers %.3f of their time, "
+                        "the caller %.1f us of %.1f\n", workers, sums[0], span);
+        return 1;
+    }
+    return 0;
 }
 #endif
 
@@ -1005,6 +1038,9 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
     nested_pool = pool_create((size_t)nthreads);
     if (nested_pool == NULL)
         return 1;
+#ifdef POOL_ACCOUNT
+    acct_wait_workers(nthreads);
+#endif
     pthread_t sampler;
     sample_base = (uintptr_t)nested_pool;
     atomic_store(&sampling, sample != 0);
@@ -1082,7 +1118,8 @@ static int probe_nested(int nthreads, size_t outer, int reps, unsigned long iter
                busy / ((double)nthreads * span), chunks / CALLS, ran, (double)vol / CALLS,
                (double)invol / CALLS);
 #ifdef POOL_ACCOUNT
-        acct_print(&acct_before, &acct_after, CALLS, nthreads);
+        if (acct_print(&acct_before, &acct_after, CALLS, nthreads) != 0)
+            return 1;
 #endif
     }
     /* Each call added bench_work(k) to item k once, in call order. */
@@ -1377,6 +1414,9 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
     pool_t *pool = pool_create((size_t)nthreads);
     if (pool == NULL)
         return 1;
+#ifdef POOL_ACCOUNT
+    acct_wait_workers(nthreads);
+#endif
     int nsys = 2;
     peer_pool tp = NULL;
 #ifdef BENCH_PROBE_PTHREADPOOL
@@ -1419,8 +1459,12 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
                 t[s * reps + r] = (now_s() - t0) / CALLS * 1e6;
 #ifdef POOL_ACCOUNT
             acct_take(&acct_after);
-            if (r >= 0 && s == 1)
+            if (r >= 0 && s == 1) {
                 acct_add_span(&acct_sum, &acct_before, &acct_after);
+                /* the sum's start: as many threads as the fewest a block began with */
+                if (acct_zero.threads == 0 || acct_before.threads < acct_zero.threads)
+                    acct_zero.threads = acct_before.threads;
+            }
 #endif
         }
     }
@@ -1428,7 +1472,7 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
         printf("%-12s %8.3f\n", name[s], median(t + s * reps, reps));
 #ifdef POOL_ACCOUNT
     if (rc == 0) /* poolmap's blocks */
-        acct_print(&acct_zero, &acct_sum, CALLS * reps, nthreads);
+        rc |= acct_print(&acct_zero, &acct_sum, CALLS * reps, nthreads);
 #endif
     free(t);
     peer_close(tp);

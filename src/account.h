@@ -58,6 +58,8 @@ void pool__acct_read_mine(unsigned long long ticks[POOL__ACCT_N],
                           unsigned long long events[POOL__EV_N]);
 /* The tick counter the sums are in (pool__ticks). */
 unsigned long long pool__acct_now(void);
+/* Threads counted so far: each from its first switch or read. */
+unsigned pool__acct_threads(void);
 #else
 static inline unsigned pool__acct_switch(unsigned to)
 {
