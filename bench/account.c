@@ -130,17 +130,21 @@ static void acct_read_one(const struct acct_thread *t, unsigned long long now,
         events[e] += ev[e];
 }
 
-void pool__acct_read(unsigned long long ticks[POOL__ACCT_N],
-                     unsigned long long events[POOL__EV_N])
+static void acct_clear(unsigned long long ticks[POOL__ACCT_N],
+                       unsigned long long events[POOL__EV_N])
 {
-    unsigned n = atomic_load_explicit(&acct_threads, memory_order_relaxed);
-    if (n > ACCT_THREADS)
-        n = ACCT_THREADS;
     for (unsigned c = 0; c < POOL__ACCT_N; c++)
         ticks[c] = 0;
     for (unsigned e = 0; e < POOL__EV_N; e++)
         events[e] = 0;
+}
+
+void pool__acct_read(unsigned long long ticks[POOL__ACCT_N],
+                     unsigned long long events[POOL__EV_N])
+{
+    unsigned n = pool__acct_threads();
     unsigned long long now = pool__ticks();
+    acct_clear(ticks, events);
     for (unsigned k = 0; k < n; k++)
         acct_read_one(&acct_table[k], now, ticks, events);
 }
@@ -153,10 +157,7 @@ unsigned long long pool__acct_now(void)
 void pool__acct_read_mine(unsigned long long ticks[POOL__ACCT_N],
                           unsigned long long events[POOL__EV_N])
 {
-    for (unsigned c = 0; c < POOL__ACCT_N; c++)
-        ticks[c] = 0;
-    for (unsigned e = 0; e < POOL__EV_N; e++)
-        events[e] = 0;
+    acct_clear(ticks, events);
     struct acct_thread *me = acct_self();
     if (me != NULL)
         acct_read_one(me, pool__ticks(), ticks, events);
