@@ -103,9 +103,11 @@ struct pool__job {
      * job.c), its last access to the job. On next's line: a helper ends
      * by storing next's hint and leaving, one line moved, not two. */
     _Atomic size_t attached;
-    /* Some thread's chunk took longer than the tiny-call budget: the call
-     * is not tiny, however cheap the caller's own items were. Stored only
-     * after such a chunk; read by the caller once its helpers are gone. */
+    /* A helper's chunk took longer than the tiny-call budget: the call is
+     * not tiny, however cheap the caller's own items were. Stored by such
+     * a helper just before it detaches (on attached's line, which the
+     * detach moves anyway); read by the caller once its helpers are gone,
+     * and only when its own estimate finds the call tiny. */
     _Atomic bool long_chunk;
     /* Lowest failing index seen; items at or above it are not started.
      * Own line: read per item, written only on failure. */

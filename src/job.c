@@ -86,6 +86,9 @@ struct pool__turn {
     /* Ticks spent in its timed chunks (see job_run_parallel's tiny
      * estimate). */
     unsigned long long busy;
+    /* One of its timed spans took longer than the tiny-call budget: a
+     * helper tells the caller so as it leaves (see turn_end). */
+    bool long_chunk;
 };
 
 /* ---- queue (pool->lock held) ------------------------------------------ */
@@ -577,8 +580,8 @@ static int turn_chunk(const pool_t *pool, struct pool__job *job, size_t b, size_
     if (exact) {
         unsigned long long t = pool__ticks() - t0;
         turn->busy += t;
-        if (t > pool->tiny_ticks && !pool__load_relaxed(&job->long_chunk))
-            pool__store_relaxed(&job->long_chunk, true);
+        if (t > pool->tiny_ticks)
+            turn->long_chunk = true;
     }
     turn->ran += *stop - b;
     return rc;
@@ -629,7 +632,7 @@ static bool pace_due(const struct pool__pace *pace)
 /* Read the clock: the span since the last read goes to the turn's busy
  * time (the caller's tiny estimate) and flags a long chunk, and its rate,
  * when anything ran since the last read, sets the claims' cap and floor. */
-static void pace_read(const pool_t *pool, struct pool__job *job, struct pool__pace *pace,
+static void pace_read(const pool_t *pool, struct pool__pace *pace,
                       struct pool__turn *turn)
 {
     unsigned long long now = pool__ticks(), t = now - pace->clock;
@@ -637,8 +640,8 @@ static void pace_read(const pool_t *pool, struct pool__job *job, struct pool__pa
     pace->fresh = false;
     pace->chunks = 0;
     turn->busy += t;
-    if (t > pool->tiny_ticks && !pool__load_relaxed(&job->long_chunk))
-        pool__store_relaxed(&job->long_chunk, true);
+    if (t > pool->tiny_ticks)
+        turn->long_chunk = true;
     if (pace->unread == 0)
         return;
     pace->cap = claim_cap(pool, pace->unread, t);
@@ -655,7 +658,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__slot *mine = slot < job->nslots ? &job->slots[slot] : NULL;
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, false };
     size_t b, e, stop;
     struct pool__pace pace = { 0, SIZE_MAX, 0, 0, 0, true }; /* no chunk timed yet */
 
@@ -673,7 +676,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
         if (!own) {
             /* Time the share's last chunks, and not the search below. */
             if (pace.unread > 0)
-                pace_read(pool, job, &pace, &turn);
+                pace_read(pool, &pace, &turn);
             pace.fresh = true;
             pace.least = 0; /* stolen items may cost more than these did */
             acct = pool__acct_switch(POOL__ACCT_STEAL);
@@ -712,7 +715,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
         pace.unread += stop - b;
         pace.chunks++;
         if (pace_due(&pace))
-            pace_read(pool, job, &pace, &turn);
+            pace_read(pool, &pace, &turn);
         if (rc != 0) {
             /* Lower than any earlier failure of this thread: claims stay
              * below stop_at. */
@@ -724,7 +727,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
          * slot: thieves, or the caller after its join, run them. */
         if (may_leave && pool__load_relaxed(&pool->lane_queued[other]) != 0) {
             if (pace.unread > 0)
-                pace_read(pool, job, &pace, &turn);
+                pace_read(pool, &pace, &turn);
             turn.left = true;
             break;
         }
@@ -741,7 +744,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__frame frame = { pool, pool__frames, job };
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, false };
     size_t b, e, stop;
 
     pool__frames = &frame;
@@ -906,6 +909,14 @@ static unsigned job_attach(struct pool__job *job)
 static void turn_end(pool_t *pool, struct pool__job *job, struct pool__turn turn)
 {
     unsigned acct = pool__acct_switch(POOL__ACCT_LEAVE);
+    /* Here, not as the chunk ends: long_chunk shares attached's line,
+     * which the detach below moves to this thread anyway. Flagged from
+     * each span, as it was, the line went back and forth a few more times
+     * a call (each thread's load and store, then the caller's withdraw);
+     * no faster on 2 threads (bench/ab.sh W5, 9 rounds: 0.998), but one
+     * line fewer for the many helpers of a call on a large pool. */
+    if (turn.long_chunk)
+        pool__store_relaxed(&job->long_chunk, true);
     if (job->future == NULL && !turn_has_news(turn)) {
         /* A blocking call, nothing to report: detach without the lock. A
          * queued job stays queued until its caller, or queue_pick finding
@@ -1043,7 +1054,7 @@ static void job_join(pool_t *pool, struct pool__job *job)
 
 static int job_run_parallel(pool_t *pool, struct pool__job *job)
 {
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0 };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, false };
     struct pool__slot slots[POOL__MAX_SLOTS];
     unsigned long long start = pool__ticks();
     /* A fixed chunk above min_chunk would be run whole before the check. */
@@ -1101,8 +1112,11 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
     /* A helper that left for the other lane may have left items in its
      * slot that the caller's last look missed (they were in flight, stolen
      * and not yet republished): every helper gone, run them here. */
-    if (job->helper_left && job_slots_open(job))
-        job_report(job, job_work(pool, job, 0, false));
+    if (job->helper_left && job_slots_open(job)) {
+        struct pool__turn rest = job_work(pool, job, 0, false);
+        job_report(job, rest);
+        turn.long_chunk |= rest.long_chunk;
+    }
     /* Tiny: shared, it took under half the budget (alone it would have
      * taken less than the sharing did); or all n items, at the rate the
      * caller's own chunks ran, come to under the budget and no thread's
@@ -1114,8 +1128,9 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
      * the cheap items from looking tiny (a test's call of two items, the
      * helper's taking milliseconds, did every third call). */
     if (pool__ticks() - start < pool->tiny_ticks / 2 ||
-        (turn.ran > 0 && !pool__load_relaxed(&job->long_chunk) &&
-         (double)turn.busy * (double)job->n < (double)turn.ran * (double)pool->tiny_ticks))
+        (turn.ran > 0 && !turn.long_chunk &&
+         (double)turn.busy * (double)job->n < (double)turn.ran * (double)pool->tiny_ticks &&
+         !pool__load_relaxed(&job->long_chunk)))
         set_tiny_calls(pool, true);
     return job->fail_status;
 }
