@@ -222,8 +222,9 @@ struct pool {
 #define POOL__CLAIM_NS 250000ull
 
 /* A thread times its chunks a span at a time (struct pool__pace in
- * job.c); a span ends at the latest after this many chunks, so that items
- * that turn costly within a share are seen within a few claims. */
+ * job.c); a span ends at the latest after this many chunks of more than
+ * one item, so that items that turn costly within a share are seen within
+ * a few claims. */
 #define POOL__PACE_CHUNKS 4u
 
 /* Once a thread has timed a span, its claims from its own share hold at

@@ -609,15 +609,19 @@ static size_t claim_cap(const pool_t *pool, size_t ran, unsigned long long ticks
  * unknown) and after that chunk; when the thread's share runs out; and
  * otherwise once the items since the last read would have taken an
  * eighth of the claim cap at the last span's rate, or after
- * POOL__PACE_CHUNKS untimed chunks: items that turn costly are seen within
- * a few claims, as they were within one when every chunk was timed.
+ * POOL__PACE_CHUNKS untimed chunks of more than one item: items that turn
+ * costly are seen within a few claims, as they were within one when every
+ * chunk was timed. Single items are not counted: no rate can make a claim
+ * smaller than one, and W5's tail of them (about 14 a thread) read the
+ * clock 3 times more a thread a call; counted, W5 at 2 threads took 0.8 %
+ * longer (bench/ab.sh, 7 rounds, 2-core Xeon VM).
  */
 struct pool__pace {
     unsigned long long clock; /* the last read */
     size_t cap;               /* claims hold at most this many items */
     size_t least;             /* ... and at least this many */
     size_t unread;            /* items run since the last read */
-    unsigned chunks;          /* chunks run since the last read */
+    unsigned chunks;          /* chunks of 2 or more items since the last read */
     bool fresh; /* the next chunk starts a span: read before it and after */
 };
 
@@ -713,7 +717,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
         int rc = job_chunk(job, b, e, &stop);
         turn.ran += stop - b;
         pace.unread += stop - b;
-        pace.chunks++;
+        pace.chunks += e - b > 1;
         if (pace_due(&pace))
             pace_read(pool, &pace, &turn);
         if (rc != 0) {

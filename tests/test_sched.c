@@ -715,7 +715,8 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
  * job.c, struct pool__pace): its first chunks of a share were cheap, so
  * it times the next ones only now and then. Items that turn costly in the
  * middle of the share are still seen within a few claims: after at most
- * POOL__PACE_CHUNKS untimed chunks, and from then on come one per claim.
+ * POOL__PACE_CHUNKS untimed chunks of two or more items, and from then on
+ * come one per claim.
  * One thread runs the whole call (the pool's worker is held in an async
  * task), its own share and then the other share whole, each 32 free items
  * followed by
