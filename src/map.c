@@ -153,33 +153,48 @@ static void job_init(struct pool__job *job, size_t n, const pool_opts *opts)
 
 /* ---- bodies ------------------------------------------------------------ */
 
+/* The loop of map_body for both arrays given. Everything but the cursors
+ * is read through `job` after each call: six values then live across the
+ * callback, as many as the x86-64 ABI keeps in callee-saved registers.
+ * With fn, ctx, the sizes and stop_at's address kept in locals as well,
+ * gcc 12 kept `out` on the stack, and each item waited on a store and its
+ * reload: W2's map_fnptr on 2 threads took 1.866 ns an item, 1.772 so,
+ * where OpenMP's function-pointer loop took 1.732 (bench/ab.sh, 5 rounds,
+ * 2-core Xeon VM). */
+static int map_pairs(struct pool__job *job, size_t i, size_t e, size_t *stop)
+{
+    const char *in = (const char *)job->in + i * job->in_size;
+    char *out = (char *)job->out + i * job->out_size;
+    int rc = 0;
+    for (; i < e; i++) {
+        if (i >= pool__load_relaxed(&job->stop_at) ||
+            (rc = job->fn.map(job->ctx, in, out)) != 0)
+            break;
+        in += job->in_size;
+        out += job->out_size;
+    }
+    *stop = i;
+    return rc;
+}
+
 POOL__CODE_ALIGNED
 static int map_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
 {
+    if (job->in && job->out)
+        return map_pairs(job, b, e, stop); /* kept free of the NULL checks below */
     pool_map_fn fn = job->fn.map;
     void *ctx = job->ctx;
     const _Atomic size_t *stop_at = &job->stop_at;
     size_t isz = job->in_size, osz = job->out_size;
+    const char *in = at(job->in, b * isz);
+    char *out = (char *)at(job->out, b * osz);
     size_t i = b;
     int rc = 0;
-
-    if (job->in && job->out) {
-        /* The common case, kept free of the NULL checks below. */
-        const char *in = (const char *)job->in + b * isz;
-        char *out = (char *)job->out + b * osz;
-        for (; i < e; i++, in += isz, out += osz) {
-            if (i >= pool__load_relaxed(stop_at) || (rc = fn(ctx, in, out)) != 0)
-                break;
-        }
-    } else {
-        const char *in = at(job->in, b * isz);
-        char *out = (char *)at(job->out, b * osz);
-        for (; i < e; i++) {
-            if (i >= pool__load_relaxed(stop_at) || (rc = fn(ctx, in, out)) != 0)
-                break;
-            in = at(in, isz);
-            out = (char *)at(out, osz);
-        }
+    for (; i < e; i++) {
+        if (i >= pool__load_relaxed(stop_at) || (rc = fn(ctx, in, out)) != 0)
+            break;
+        in = at(in, isz);
+        out = (char *)at(out, osz);
     }
     *stop = i;
     return rc;
