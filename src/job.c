@@ -82,13 +82,13 @@ struct pool__turn {
     size_t failed;  /* its index */
     size_t skipped; /* lowest item claimed but skipped, or POOL_NO_INDEX */
     bool left;      /* left for the other lane, maybe with items in its slot */
+    /* One of its timed spans took longer than the tiny-call budget: a
+     * helper tells the caller so as it leaves (see turn_end). */
+    bool long_chunk;
     size_t ran;     /* items it ran */
     /* Ticks spent in its timed chunks (see job_run_parallel's tiny
      * estimate). */
     unsigned long long busy;
-    /* One of its timed spans took longer than the tiny-call budget: a
-     * helper tells the caller so as it leaves (see turn_end). */
-    bool long_chunk;
 };
 
 /* ---- queue (pool->lock held) ------------------------------------------ */
@@ -662,7 +662,7 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__slot *mine = slot < job->nslots ? &job->slots[slot] : NULL;
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, false };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, false, 0, 0 };
     size_t b, e, stop;
     struct pool__pace pace = { 0, SIZE_MAX, 0, 0, 0, true }; /* no chunk timed yet */
 
@@ -748,7 +748,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__frame frame = { pool, pool__frames, job };
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, false };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, false, 0, 0 };
     size_t b, e, stop;
 
     pool__frames = &frame;
@@ -1058,7 +1058,7 @@ static void job_join(pool_t *pool, struct pool__job *job)
 
 static int job_run_parallel(pool_t *pool, struct pool__job *job)
 {
-    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, 0, 0, false };
+    struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, false, 0, 0 };
     struct pool__slot slots[POOL__MAX_SLOTS];
     unsigned long long start = pool__ticks();
     /* A fixed chunk above min_chunk would be run whole before the check. */
