@@ -23,8 +23,10 @@
  *   bench_probe timeline [--system poolmap|pthreadpool] [--reps R] [--iters K]
  *     W5's small call on a pool of 2 of the one system (pthreadpool only
  *     where it is found), per call from its start: when the caller's and
- *     the helper's first items begin, and how long the call goes on after
- *     each one's last item ends. First, the machine's moment: a cache
+ *     the helper's first items begin, how long the call goes on after
+ *     each one's last item ends, and each thread's time between its first
+ *     item's start and its last item's end spent outside items (claims,
+ *     bookkeeping, a withdrawn offer). First, the machine's moment: a cache
  *     line's round trip between two threads (it ranges from about 0.08 to
  *     0.45 us on the development VM). Run each system as its own process,
  *     in turns, as bench/run.sh does.
@@ -590,9 +592,14 @@ static int small_call(pool_t *pool, peer_pool tp, size_t n)
 
 static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned long iters)
 {
-    enum { N = 64, CALLS = 5000, NQ = 5 };
-    static const char *const what[NQ] = { "call", "caller's first item", "helper's first item",
-                                          "after caller's last", "after helper's last" };
+    enum { N = 64, CALLS = 5000, NQ = 7 };
+    static const char *const what[NQ] = { "call",
+                                          "caller's first item",
+                                          "helper's first item",
+                                          "after caller's last",
+                                          "after helper's last",
+                                          "caller between items",
+                                          "helper between items" };
     peer_pool tp;
     int opened = peer_open(system, "timeline", 2, &tp);
     if (opened != 0)
@@ -606,7 +613,7 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
 
     printf("# cache line round trip between two threads: %.0f ns (median of 5)\n", median(rt, 5));
     printf("# %s: %d items of %lu bench_work iterations, pool of 2, %d calls a run, medians of "
-           "%d runs; us from the call's start, or after an item's end\n",
+           "%d runs; us from the call's start, after an item's end, or in all between items\n",
            system, N, small_iters, CALLS, reps);
     for (int r = 0; r < reps; r++) {
         int calls = 0;
@@ -624,6 +631,8 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
             v[2 * CALLS] = (turns[1].first - t0) * 1e6;
             v[3 * CALLS] = (t1 - turns[0].last) * 1e6;
             v[4 * CALLS] = (t1 - turns[1].last) * 1e6;
+            v[5 * CALLS] = (turns[0].last - turns[0].first - turns[0].busy) * 1e6;
+            v[6 * CALLS] = (turns[1].last - turns[1].first - turns[1].busy) * 1e6;
             calls++;
         }
         if (calls == 0)
