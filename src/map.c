@@ -225,29 +225,38 @@ static int range_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
     return rc;
 }
 
+#if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
+/* True when every column with members holds 8-byte ones at 8-byte aligned
+ * addresses (empty ones, whose dst may be NULL, are skipped). */
+static bool columns_of_words(const pool_column *cols, size_t nc)
+{
+    for (size_t k = 0; k < nc; k++)
+        if (cols[k].size != 0 && (cols[k].size != 8 || (uintptr_t)cols[k].dst % 8 != 0))
+            return false;
+    return true;
+}
+#endif
+
 /* Streamed columns all of 8-byte members (the usual tuple of doubles or
  * 64-bit integers): one pass over the tuples writes every column, two items
  * per 16-byte store where the column allows. One pass keeps all the
  * write streams going at once: `bench_probe unzip` (one thread, 10^7
  * tuples of three doubles) took 0.80-0.83x the time of memcpy of the same
  * bytes this way, 1.19-1.20x one column at a time, 1.19-1.23x with cached
- * stores. Returns false, having written nothing, when the columns are not
- * all such (empty ones, whose dst may be NULL, are skipped). One column
- * alone is written by scatter_column's own loop. */
+ * stores. That was on the 2-core EPYC VM; Intel's CPUs take stream_blocks
+ * instead (see pool__stream_by_block). Returns false, having written
+ * nothing, when the columns are not all such (empty ones, whose dst may be
+ * NULL, are skipped). */
 POOL__CODE_ALIGNED
 static bool scatter_fused(const pool_column *cols, size_t nc, const char *tuples,
                           size_t stride, size_t count, size_t first)
 {
 #if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
-    size_t i = 0, lead = nc;
-    for (size_t k = 0; k < nc; k++) {
-        if (cols[k].size == 0)
-            continue;
-        if (cols[k].size != 8 || (uintptr_t)cols[k].dst % 8 != 0)
-            return false;
-        if (lead == nc)
-            lead = k;
-    }
+    size_t i = 0, lead = 0;
+    if (!columns_of_words(cols, nc))
+        return false;
+    while (lead < nc && cols[lead].size == 0)
+        lead++;
 #define POOL__AT(t, k) (*(const pool__u64 *)(const void *)((t) + cols[k].offset))
 #define POOL__DST(k, i) ((char *)cols[k].dst + ((first) + (i)) * 8)
     /* Columns from one allocator share their alignment: peel one item so
@@ -285,6 +294,79 @@ static bool scatter_fused(const pool_column *cols, size_t nc, const char *tuples
 #endif
 }
 
+/* Tuples per block: a block's tuples stay in L1 while every column reads it. */
+#define POOL__UNZIP_BLOCK_BYTES 8192
+
+#if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
+/* stream_blocks' loop, in 32-byte stores (`wide`) or 16-byte ones. The
+ * next block's lines are asked for in shares, one after each column but
+ * the last, so that its reads go on while this block's columns are
+ * written. */
+static POOL__INLINE void stream_blocks_n(const pool_column *cols, size_t nc, const char *tuples,
+                                         size_t stride, size_t count, size_t first,
+                                         const bool wide)
+{
+    size_t block = POOL__UNZIP_BLOCK_BYTES / stride;
+    if (block == 0)
+        block = 1;
+    for (size_t i = 0; i < count; i += block) {
+        size_t n = count - i < block ? count - i : block;
+        const char *at = tuples + i * stride;
+        /* Lines of the next block, when it is a whole one. */
+        size_t lines = count - i - n >= block ? (block * stride + POOL__CACHELINE - 1) /
+                                                    POOL__CACHELINE
+                                              : 0;
+        size_t share = nc > 1 ? (lines + nc - 2) / (nc - 1) : 0, asked = 0;
+        for (size_t k = 0; k < nc; k++) {
+            if (cols[k].size != 0) {
+                char *dst = (char *)cols[k].dst + (first + i) * 8;
+                if (wide)
+                    pool__stream_words32(dst, at + cols[k].offset, stride, n);
+                else
+                    pool__stream_words16(dst, at + cols[k].offset, stride, n);
+            }
+            for (size_t o = 0; o < share && asked < lines; o++, asked++)
+                pool__prefetch(at + n * stride + asked * POOL__CACHELINE);
+        }
+    }
+}
+
+POOL__CODE_ALIGNED __attribute__((target("avx")))
+static void stream_blocks32(const pool_column *cols, size_t nc, const char *tuples,
+                            size_t stride, size_t count, size_t first)
+{
+    stream_blocks_n(cols, nc, tuples, stride, count, first, true);
+}
+
+POOL__CODE_ALIGNED
+static void stream_blocks16(const pool_column *cols, size_t nc, const char *tuples,
+                            size_t stride, size_t count, size_t first)
+{
+    stream_blocks_n(cols, nc, tuples, stride, count, first, false);
+}
+#endif
+
+/* Streamed columns of 8-byte members, as scatter_fused takes them, in
+ * blocks of tuples one column after the other: the way on Intel's CPUs
+ * (pool__stream_by_block), in 32-byte stores where the CPU has AVX.
+ * Returns false, having written nothing, for other columns. */
+static bool stream_blocks(const pool_column *cols, size_t nc, const char *tuples,
+                          size_t stride, size_t count, size_t first)
+{
+#if defined(POOL__HAVE_STREAM) && defined(POOL__HAVE_ALIAS_WORDS)
+    if (!columns_of_words(cols, nc))
+        return false;
+    if (pool__stream_wide())
+        stream_blocks32(cols, nc, tuples, stride, count, first);
+    else
+        stream_blocks16(cols, nc, tuples, stride, count, first);
+    return true;
+#else
+    (void)cols, (void)nc, (void)tuples, (void)stride, (void)count, (void)first;
+    return false;
+#endif
+}
+
 /* Copy one column of `count` tuples starting at `tuples` into dst. The
  * common member sizes get word copies (see pool__u64) or a constant-size
  * memcpy, both one load and one store per element. */
@@ -300,20 +382,11 @@ static void scatter_column(const pool_column *c, const char *tuples, size_t tupl
     (void)stream;
 #else
     if (stream && c->size == 8 && (uintptr_t)dst % 8 == 0) {
-        /* Peel one item if need be, then the rest in 16-byte stores, with
-         * no test in the loop. When it tested each pair's alignment
+        /* No test in the loop: when it tested each pair's alignment
          * (scatter_fused's loop, for any columns), W2's map_unzip went from
          * 1.11-1.17 ns an item to 1.44-1.60 as its place in the code moved
          * (BENCHMARKS.md, "Code that stays where it is"). */
-        size_t i = 0;
-#define POOL__SRC(i) (*(const pool__u64 *)(const void *)(src + (i)*tuple_size))
-        if (count > 0 && (uintptr_t)dst % 16 != 0)
-            pool__stream_u64(dst, POOL__SRC(i++));
-        for (; i + 1 < count; i += 2)
-            pool__stream_2u64(dst + 8 * i, POOL__SRC(i), POOL__SRC(i + 1));
-        if (i < count)
-            pool__stream_u64(dst + 8 * i, POOL__SRC(i));
-#undef POOL__SRC
+        pool__stream_words16(dst, src, tuple_size, count);
         return;
     }
     if (stream && c->size == 4 && (uintptr_t)dst % 4 == 0) {
@@ -363,9 +436,6 @@ static void scatter_column(const pool_column *c, const char *tuples, size_t tupl
     }
 }
 
-/* Tuples per block: a block's tuples stay in L1 while every column reads it. */
-#define POOL__UNZIP_BLOCK_BYTES 8192
-
 /* Columns of this many bytes in all are written with streaming stores: far
  * more than any cache keeps, so nothing is lost by not caching them, and
  * the copy is bound by memory traffic, which streaming cuts by a third (no
@@ -390,6 +460,17 @@ static bool scatter_streams(const struct pool__job *job)
     return width != 0 && job->n >= POOL__STREAM_BYTES / width;
 #else
     (void)job;
+    return false;
+#endif
+}
+
+/* Whether streamed columns go in blocks (stream_blocks) rather than in one
+ * pass (scatter_fused) on this CPU. */
+static bool scatter_by_block(void)
+{
+#ifdef POOL__HAVE_STREAM
+    return pool__stream_by_block();
+#else
     return false;
 #endif
 }
@@ -505,7 +586,10 @@ static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
     *stop = e;
     bool stream = scatter_streams(job);
     const char *in = (const char *)job->in + b * job->tuple_size;
-    if (stream && scatter_fused(job->columns, job->ncolumns, in, job->tuple_size, e - b, b)) {
+    if (stream && (scatter_by_block()
+                       ? stream_blocks(job->columns, job->ncolumns, in, job->tuple_size, e - b, b)
+                       : scatter_fused(job->columns, job->ncolumns, in, job->tuple_size, e - b,
+                                       b))) {
         scatter_fence(stream);
         return 0;
     }

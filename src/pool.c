@@ -102,6 +102,13 @@ void pool__steal_gap(void)
 {
 }
 
+#ifdef POOL__HAVE_STREAM
+unsigned pool__cpu_read(void)
+{
+    return pool__cpu_probe();
+}
+#endif
+
 int pool__ensure_worker(pool_t *pool)
 {
     return pool->nworkers > 0 || start_workers(pool, 1) == 0 ? 0 : EAGAIN;

@@ -6,6 +6,35 @@
 
 #include "test_util.h"
 
+#ifdef POOLMAP_TEST_CPU
+#include "platform.h" /* POOL__CPU_*: what pool__cpu_read() says */
+
+/* Linked with --wrap=pool__cpu_read (tests/CMakeLists.txt): with
+ * POOLMAP_TEST_CPU=intel-avx, intel or other in the environment the library
+ * takes this CPU for such a one, so that every way of streaming columns
+ * runs on any machine. AVX is claimed only where the CPU has it. */
+unsigned __real_pool__cpu_read(void);
+unsigned __wrap_pool__cpu_read(void);
+unsigned __wrap_pool__cpu_read(void)
+{
+    unsigned real = __real_pool__cpu_read();
+    const char *cpu = getenv("POOLMAP_TEST_CPU");
+    if (cpu == NULL)
+        return real;
+    if (strcmp(cpu, "intel-avx") == 0) {
+        if ((real & POOL__CPU_AVX) == 0)
+            fprintf(stderr, "test_unzip: no AVX here; the 32-byte stores are not run\n");
+        return POOL__CPU_INTEL | (real & POOL__CPU_AVX);
+    }
+    if (strcmp(cpu, "intel") == 0)
+        return POOL__CPU_INTEL;
+    if (strcmp(cpu, "other") == 0)
+        return 0;
+    fprintf(stderr, "test_unzip: POOLMAP_TEST_CPU=%s: not intel-avx, intel or other\n", cpu);
+    abort();
+}
+#endif
+
 #define GUARD_BYTES 64 /* sentinel bytes before and after every column */
 
 static const size_t pool_specs[] = { TU_NULL_POOL, 1, 2, 4 };
@@ -665,6 +694,101 @@ static void columns_beyond_the_caches_come_out_right(void **state)
 }
 
 /*
+ * Streamed columns of 8-byte members are written in one pass, or on
+ * Intel's CPUs in blocks of tuples, one column after the other, in 16-byte
+ * stores or, with AVX, 32-byte ones (src/map.c, stream_blocks). Whichever
+ * way this CPU takes, and under POOLMAP_TEST_CPU each of the others (see
+ * below): the same columns, for columns starting at every 8-byte offset
+ * within 32 bytes, empty columns among them, an odd count, from a pool of
+ * 1 (one call of the whole range) and pools of 2 and 3 (chunks that start
+ * anywhere), and not a byte written around a column.
+ */
+typedef struct triple64 {
+    uint64_t v[3];
+} triple64;
+
+#define TRIPLE_N ((size_t)(64u << 20) / 16 + 4099) /* streamed with 2 columns */
+#define GUARD_WORDS 5
+#define GUARD 0xA5A5A5A5A5A5A5A5u
+
+static uint64_t triple_v(size_t i, size_t j)
+{
+    return (uint64_t)i * 0x9E3779B97F4A7C15u + j;
+}
+
+/* A column of n words in `mem` (n + 2 * GUARD_WORDS + 4 words), starting
+ * `misalign` bytes past a 32-byte boundary, its guards around it set. */
+static uint64_t *guarded_column(uint64_t *mem, size_t n, size_t misalign)
+{
+    uint64_t *col = mem + GUARD_WORDS;
+    while ((uintptr_t)col % 32 != misalign)
+        col++;
+    for (size_t g = 1; g <= GUARD_WORDS; g++)
+        col[-(ptrdiff_t)g] = col[n - 1 + g] = GUARD;
+    memset(col, 0, n * sizeof *col);
+    return col;
+}
+
+static void check_guarded_column(const uint64_t *col, size_t n, size_t j)
+{
+    for (size_t i = 0; i < n; i++)
+        if (col[i] != triple_v(i, j))
+            fail_msg("%s: member %zu of item %zu of %zu wrong", tu_where_buf(), j, i, n);
+    for (size_t g = 1; g <= GUARD_WORDS; g++)
+        if (col[-(ptrdiff_t)g] != GUARD || col[n - 1 + g] != GUARD)
+            fail_msg("%s: a word around member %zu's column was written", tu_where_buf(), j);
+}
+
+static void streamed_word_columns_come_out_right_at_every_alignment(void **state)
+{
+    static const size_t specs[] = { 1, 2, 3 };
+    /* Per layout: the member each column takes (3: an empty column) and
+     * where its first word sits past a 32-byte boundary. */
+    static const struct {
+        size_t ncols, member[4], misalign[4];
+    } layouts[] = {
+        { 3, { 0, 1, 2 }, { 8, 16, 24 } },
+        { 3, { 2, 0, 1 }, { 0, 24, 8 } },
+        { 4, { 3, 2, 3, 0 }, { 0, 16, 0, 8 } },
+    };
+    size_t n = TRIPLE_N, words = n + 2 * GUARD_WORDS + 4;
+    triple64 *t = tu_malloc(n * sizeof *t);
+    uint64_t *mem[4];
+
+    (void)state;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < 3; j++)
+            t[i].v[j] = triple_v(i, j);
+    for (size_t k = 0; k < 4; k++)
+        mem[k] = tu_malloc(words * sizeof *mem[k]);
+    for (size_t p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        pool_t *pool = tu_pool_open(specs[p]);
+        for (size_t l = 0; l < TU_ARRAY_LEN(layouts); l++) {
+            pool_column cols[4];
+            uint64_t *col[4] = { NULL, NULL, NULL, NULL };
+            for (size_t k = 0; k < layouts[l].ncols; k++) {
+                size_t m = layouts[l].member[k];
+                if (m == 3) {
+                    cols[k] = (pool_column){ 0, 0, NULL };
+                    continue;
+                }
+                col[k] = guarded_column(mem[k], n, layouts[l].misalign[k]);
+                cols[k] = (pool_column){ m * sizeof(uint64_t), sizeof(uint64_t), col[k] };
+            }
+            tu_where("pool_unzip of %zu tuples, layout %zu, %s", n, l, tu_pool_name(specs[p]));
+            TU_ASSERT_EQ(pool_unzip(pool, t, sizeof *t, n, cols, layouts[l].ncols), 0);
+            for (size_t k = 0; k < layouts[l].ncols; k++)
+                if (col[k] != NULL)
+                    check_guarded_column(col[k], n, layouts[l].member[k]);
+        }
+        pool_destroy(pool);
+    }
+    for (size_t k = 0; k < 4; k++)
+        tu_free(mem[k]);
+    tu_free(t);
+}
+
+/*
  * Where every streamed 8-byte column's next two members share 16 aligned
  * bytes, map_unzip_words runs items two by two and writes each column a
  * pair at a time; a chunk that starts off such a pair runs one item first.
@@ -1048,6 +1172,7 @@ int main(int argc, char **argv)
         TU_TEST(map_unzip_matches_map_then_unzip),
         TU_TEST(map_unzip_fills_tuples_of_pool_tuple_max_bytes),
         TU_TEST(columns_beyond_the_caches_come_out_right),
+        TU_TEST(streamed_word_columns_come_out_right_at_every_alignment),
         TU_TEST(map_unzip_into_eight_and_nine_streamed_columns),
         TU_TEST(map_unzip_streams_pairs_from_any_start_and_stops_at_either_item),
         TU_TEST(map_unzip_into_one_to_five_columns_of_4_or_8_bytes_stops_at_either_item),
