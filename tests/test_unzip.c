@@ -696,22 +696,20 @@ static void columns_beyond_the_caches_come_out_right(void **state)
 /*
  * Streamed columns of 8-byte members are written in one pass, or on
  * Intel's CPUs in blocks of tuples, one column after the other, in 16-byte
- * stores or, with AVX, 32-byte ones (src/map.c, stream_blocks). Whichever
- * way this CPU takes, and under POOLMAP_TEST_CPU each of the others (see
- * below): the same columns, for columns starting at every 8-byte offset
- * within 32 bytes, empty columns among them, an odd count, from a pool of
- * 1 (one call of the whole range) and pools of 2 and 3 (chunks that start
- * anywhere), and not a byte written around a column.
+ * stores or, with AVX, 32-byte ones, the usual tuples of two, three or four
+ * words cut into as many columns by loops of their own (src/map.c,
+ * stream_blocks). Whichever way this CPU takes, and under POOLMAP_TEST_CPU
+ * each of the others (see above): the same columns, for tuples of 16, 24
+ * and 32 bytes, columns starting at every 8-byte offset within 32 bytes,
+ * empty columns among them, an odd count, from a pool of 1 (one call of the
+ * whole range) and pools of 2 and 3 (chunks that start anywhere), and not
+ * a byte written around a column.
  */
-typedef struct triple64 {
-    uint64_t v[3];
-} triple64;
-
-#define TRIPLE_N ((size_t)(64u << 20) / 16 + 4099) /* streamed with 2 columns */
+#define WORDS_N ((size_t)(64u << 20) / 16 + 4099) /* streamed with 2 columns */
 #define GUARD_WORDS 5
 #define GUARD 0xA5A5A5A5A5A5A5A5u
 
-static uint64_t triple_v(size_t i, size_t j)
+static uint64_t word_v(size_t i, size_t j)
 {
     return (uint64_t)i * 0x9E3779B97F4A7C15u + j;
 }
@@ -732,7 +730,7 @@ static uint64_t *guarded_column(uint64_t *mem, size_t n, size_t misalign)
 static void check_guarded_column(const uint64_t *col, size_t n, size_t j)
 {
     for (size_t i = 0; i < n; i++)
-        if (col[i] != triple_v(i, j))
+        if (col[i] != word_v(i, j))
             fail_msg("%s: member %zu of item %zu of %zu wrong", tu_where_buf(), j, i, n);
     for (size_t g = 1; g <= GUARD_WORDS; g++)
         if (col[-(ptrdiff_t)g] != GUARD || col[n - 1 + g] != GUARD)
@@ -742,46 +740,55 @@ static void check_guarded_column(const uint64_t *col, size_t n, size_t j)
 static void streamed_word_columns_come_out_right_at_every_alignment(void **state)
 {
     static const size_t specs[] = { 1, 2, 3 };
-    /* Per layout: the member each column takes (3: an empty column) and
-     * where its first word sits past a 32-byte boundary. */
+    /* Per layout: words a tuple, the member each column takes (NONE: an
+     * empty column) and where its first word sits past a 32-byte boundary. */
+    enum { NONE = 9 };
     static const struct {
-        size_t ncols, member[4], misalign[4];
+        size_t words, ncols, member[4], misalign[4];
     } layouts[] = {
-        { 3, { 0, 1, 2 }, { 8, 16, 24 } },
-        { 3, { 2, 0, 1 }, { 0, 24, 8 } },
-        { 4, { 3, 2, 3, 0 }, { 0, 16, 0, 8 } },
+        { 2, 2, { 0, 1 }, { 8, 24 } },
+        { 2, 2, { 1, 0 }, { 16, 0 } },
+        { 3, 3, { 0, 1, 2 }, { 8, 16, 24 } },
+        { 3, 3, { 2, 0, 1 }, { 0, 24, 8 } },
+        { 3, 4, { NONE, 2, NONE, 0 }, { 0, 16, 0, 8 } },
+        { 4, 4, { 0, 1, 2, 3 }, { 24, 8, 16, 0 } },
+        { 4, 3, { 3, NONE, 1 }, { 16, 0, 8 } },
     };
-    size_t n = TRIPLE_N, words = n + 2 * GUARD_WORDS + 4;
-    triple64 *t = tu_malloc(n * sizeof *t);
+    size_t n = WORDS_N, words = n + 2 * GUARD_WORDS + 4, filled = 0;
+    uint64_t *t = tu_malloc(n * 4 * sizeof *t);
     uint64_t *mem[4];
 
     (void)state;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < 3; j++)
-            t[i].v[j] = triple_v(i, j);
     for (size_t k = 0; k < 4; k++)
         mem[k] = tu_malloc(words * sizeof *mem[k]);
-    for (size_t p = 0; p < TU_ARRAY_LEN(specs); p++) {
-        pool_t *pool = tu_pool_open(specs[p]);
-        for (size_t l = 0; l < TU_ARRAY_LEN(layouts); l++) {
+    for (size_t l = 0; l < TU_ARRAY_LEN(layouts); l++) {
+        size_t w = layouts[l].words;
+        if (filled != w) {
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < w; j++)
+                    t[i * w + j] = word_v(i, j);
+            filled = w;
+        }
+        for (size_t p = 0; p < TU_ARRAY_LEN(specs); p++) {
+            pool_t *pool = tu_pool_open(specs[p]);
             pool_column cols[4];
             uint64_t *col[4] = { NULL, NULL, NULL, NULL };
             for (size_t k = 0; k < layouts[l].ncols; k++) {
                 size_t m = layouts[l].member[k];
-                if (m == 3) {
+                if (m == NONE) {
                     cols[k] = (pool_column){ 0, 0, NULL };
                     continue;
                 }
                 col[k] = guarded_column(mem[k], n, layouts[l].misalign[k]);
-                cols[k] = (pool_column){ m * sizeof(uint64_t), sizeof(uint64_t), col[k] };
+                cols[k] = (pool_column){ m * sizeof *t, sizeof *t, col[k] };
             }
             tu_where("pool_unzip of %zu tuples, layout %zu, %s", n, l, tu_pool_name(specs[p]));
-            TU_ASSERT_EQ(pool_unzip(pool, t, sizeof *t, n, cols, layouts[l].ncols), 0);
+            TU_ASSERT_EQ(pool_unzip(pool, t, w * sizeof *t, n, cols, layouts[l].ncols), 0);
             for (size_t k = 0; k < layouts[l].ncols; k++)
                 if (col[k] != NULL)
                     check_guarded_column(col[k], n, layouts[l].member[k]);
+            pool_destroy(pool);
         }
-        pool_destroy(pool);
     }
     for (size_t k = 0; k < 4; k++)
         tu_free(mem[k]);
