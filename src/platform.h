@@ -1,6 +1,7 @@
 /*
- * platform.h - the one place for atomics, cache-line size, CPU pause and
- * CPU count. Everything platform-specific in poolmap lives here.
+ * platform.h - the one place for atomics, cache-line size, CPU pause, CPU
+ * count, what the CPU is, and streaming stores. Everything
+ * platform-specific in poolmap lives here.
  */
 #ifndef POOLMAP_PLATFORM_H
 #define POOLMAP_PLATFORM_H
@@ -97,6 +98,14 @@ static inline int pool__mutex_init_adaptive(pthread_mutex_t *m)
 #endif
 }
 
+/* What the CPU is, as POOL__CPU_* bits: pool__cpu_read() (pool.c) reads
+ * it, out of line so that a test linked with --wrap can stand for another
+ * CPU there; 0 where it is not read (only x86-64 has a use for it). */
+#define POOL__CPU_READ 1u  /* set in every value pool__cpu() has cached */
+#define POOL__CPU_INTEL 2u /* GenuineIntel */
+#define POOL__CPU_AVX 4u   /* AVX, its registers saved by the OS */
+unsigned pool__cpu_read(void);
+
 /*
  * Stores that bypass the caches (x86-64 movnti), for outputs far bigger
  * than the caches: a normal store first reads the destination line, so a
@@ -127,9 +136,6 @@ static inline void pool__stream_fence(void)
 }
 
 /* What the CPU is, from cpuid: POOL__CPU_* bits. */
-#define POOL__CPU_READ 1u  /* set in every value pool__cpu() has read */
-#define POOL__CPU_INTEL 2u /* GenuineIntel */
-#define POOL__CPU_AVX 4u   /* AVX, its registers saved by the OS */
 static inline unsigned pool__cpu_probe(void)
 {
     unsigned a, b, c, d, v = 0;
@@ -146,10 +152,6 @@ static inline unsigned pool__cpu_probe(void)
     }
     return v;
 }
-
-/* pool__cpu_probe(), out of line in pool.c: a test linked with --wrap
- * stands for another CPU there. */
-unsigned pool__cpu_read(void);
 
 /* pool__cpu_read(), once: cached, racing first readers store the same
  * value. */
@@ -170,11 +172,11 @@ static inline unsigned pool__cpu(void)
  * pass: on Intel's CPUs. W2's unzip (bench_poolmap --workload W2, 10^7
  * tuples of three doubles) against memcpy of the same bytes, on the 2-core
  * Xeon VM: at 1 thread 1.51-1.53x in one pass, 1.20-1.21x in blocks with
- * 16-byte stores (a plain copy in such stores takes 1.15-1.21x: bench_probe
- * unzip), 1.17-1.20x with 32-byte ones; at 2 threads 0.97-1.03x in one
- * pass, 0.72-0.74x in blocks. On the 2-core EPYC VM one pass took
- * 0.80-0.83x at 1 thread (bench_probe unzip) and by column without the
- * prefetch 1.19-1.20x, so other CPUs keep the one pass.
+ * 16-byte stores (a plain copy in such stores takes 1.15-1.25x: bench_probe
+ * unzip), 1.13-1.17x with 32-byte ones (see stream_blocks32 in map.c); at 2
+ * threads 0.97-1.03x in one pass, 0.69-0.74x in blocks. On the 2-core EPYC
+ * VM one pass took 0.80-0.83x at 1 thread (bench_probe unzip) and by
+ * column without the prefetch 1.19-1.20x, so other CPUs keep the one pass.
  */
 static inline bool pool__stream_by_block(void)
 {

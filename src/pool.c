@@ -102,12 +102,14 @@ void pool__steal_gap(void)
 {
 }
 
-#ifdef POOL__HAVE_STREAM
 unsigned pool__cpu_read(void)
 {
+#ifdef POOL__HAVE_STREAM
     return pool__cpu_probe();
-}
+#else
+    return 0;
 #endif
+}
 
 int pool__ensure_worker(pool_t *pool)
 {
