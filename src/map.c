@@ -475,13 +475,17 @@ static bool scatter_streams(const struct pool__job *job)
 #endif
 }
 
-/* Whether streamed columns go in blocks (stream_blocks) rather than in one
- * pass (scatter_fused) on this CPU. */
-static bool scatter_by_block(void)
+/* Whether streamed columns of tuples `stride` bytes apart go in blocks
+ * (stream_blocks) rather than in one pass (scatter_fused) on this CPU.
+ * Only tuples no wider than a line: the blocks prefetch every line of the
+ * next block, which wider tuples' few words would not all need (and no
+ * wider tuple was measured). */
+static bool scatter_by_block(size_t stride)
 {
 #ifdef POOL__HAVE_STREAM
-    return pool__stream_by_block();
+    return stride <= POOL__CACHELINE && pool__stream_by_block();
 #else
+    (void)stride;
     return false;
 #endif
 }
@@ -597,7 +601,7 @@ static int unzip_body(struct pool__job *job, size_t b, size_t e, size_t *stop)
     *stop = e;
     bool stream = scatter_streams(job);
     const char *in = (const char *)job->in + b * job->tuple_size;
-    if (stream && (scatter_by_block()
+    if (stream && (scatter_by_block(job->tuple_size)
                        ? stream_blocks(job->columns, job->ncolumns, in, job->tuple_size, e - b, b)
                        : scatter_fused(job->columns, job->ncolumns, in, job->tuple_size, e - b,
                                        b))) {
