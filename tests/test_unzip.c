@@ -706,35 +706,23 @@ static void columns_beyond_the_caches_come_out_right(void **state)
  * a byte written around a column.
  */
 #define WORDS_N ((size_t)(64u << 20) / 16 + 4099) /* streamed with 2 columns */
-#define GUARD_WORDS 5
-#define GUARD 0xA5A5A5A5A5A5A5A5u
 
 static uint64_t word_v(size_t i, size_t j)
 {
     return (uint64_t)i * 0x9E3779B97F4A7C15u + j;
 }
 
-/* A column of n words in `mem` (n + 2 * GUARD_WORDS + 4 words), starting
- * `misalign` bytes past a 32-byte boundary, its guards around it set. */
-static uint64_t *guarded_column(uint64_t *mem, size_t n, size_t misalign)
+/* A column of n words in `mem` (WORDS_BYTES(n) bytes), starting `misalign`
+ * bytes past a 32-byte boundary with GUARD_BYTES of sentinel on each side
+ * (as guarded_new's, checked by assert_column). */
+#define WORDS_BYTES(n) ((n) * sizeof(uint64_t) + 2 * GUARD_BYTES + 32)
+static void *guarded_at(unsigned char *mem, size_t n, size_t misalign)
 {
-    uint64_t *col = mem + GUARD_WORDS;
+    unsigned char *col = mem + GUARD_BYTES;
+    memset(mem, TU_SENTINEL, WORDS_BYTES(n));
     while ((uintptr_t)col % 32 != misalign)
         col++;
-    for (size_t g = 1; g <= GUARD_WORDS; g++)
-        col[-(ptrdiff_t)g] = col[n - 1 + g] = GUARD;
-    memset(col, 0, n * sizeof *col);
     return col;
-}
-
-static void check_guarded_column(const uint64_t *col, size_t n, size_t j)
-{
-    for (size_t i = 0; i < n; i++)
-        if (col[i] != word_v(i, j))
-            fail_msg("%s: member %zu of item %zu of %zu wrong", tu_where_buf(), j, i, n);
-    for (size_t g = 1; g <= GUARD_WORDS; g++)
-        if (col[-(ptrdiff_t)g] != GUARD || col[n - 1 + g] != GUARD)
-            fail_msg("%s: a word around member %zu's column was written", tu_where_buf(), j);
 }
 
 static void streamed_word_columns_come_out_right_at_every_alignment(void **state)
@@ -754,13 +742,13 @@ static void streamed_word_columns_come_out_right_at_every_alignment(void **state
         { 4, 4, { 0, 1, 2, 3 }, { 24, 8, 16, 0 } },
         { 4, 3, { 3, NONE, 1 }, { 16, 0, 8 } },
     };
-    size_t n = WORDS_N, words = n + 2 * GUARD_WORDS + 4, filled = 0;
+    size_t n = WORDS_N, filled = 0;
     uint64_t *t = tu_malloc(n * 4 * sizeof *t);
-    uint64_t *mem[4];
+    unsigned char *mem[4];
 
     (void)state;
     for (size_t k = 0; k < 4; k++)
-        mem[k] = tu_malloc(words * sizeof *mem[k]);
+        mem[k] = tu_malloc(WORDS_BYTES(n));
     for (size_t l = 0; l < TU_ARRAY_LEN(layouts); l++) {
         size_t w = layouts[l].words;
         if (filled != w) {
@@ -772,21 +760,18 @@ static void streamed_word_columns_come_out_right_at_every_alignment(void **state
         for (size_t p = 0; p < TU_ARRAY_LEN(specs); p++) {
             pool_t *pool = tu_pool_open(specs[p]);
             pool_column cols[4];
-            uint64_t *col[4] = { NULL, NULL, NULL, NULL };
             for (size_t k = 0; k < layouts[l].ncols; k++) {
                 size_t m = layouts[l].member[k];
-                if (m == NONE) {
-                    cols[k] = (pool_column){ 0, 0, NULL };
-                    continue;
-                }
-                col[k] = guarded_column(mem[k], n, layouts[l].misalign[k]);
-                cols[k] = (pool_column){ m * sizeof *t, sizeof *t, col[k] };
+                cols[k] = m == NONE ? (pool_column){ 0, 0, NULL }
+                                    : (pool_column){ m * sizeof *t, sizeof *t,
+                                                     guarded_at(mem[k], n,
+                                                                layouts[l].misalign[k]) };
             }
             tu_where("pool_unzip of %zu tuples, layout %zu, %s", n, l, tu_pool_name(specs[p]));
             TU_ASSERT_EQ(pool_unzip(pool, t, w * sizeof *t, n, cols, layouts[l].ncols), 0);
             for (size_t k = 0; k < layouts[l].ncols; k++)
-                if (col[k] != NULL)
-                    check_guarded_column(col[k], n, layouts[l].member[k]);
+                if (cols[k].size != 0)
+                    assert_column(t, w * sizeof *t, n, &cols[k], k);
             pool_destroy(pool);
         }
     }
