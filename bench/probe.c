@@ -1,7 +1,8 @@
 /*
- * probe.c - the measurements behind BENCHMARKS.md's explanations: where
- * the time of a call goes, rather than how long it takes. Not run by
- * bench/run.sh; each mode prints what it measured, medians of --reps runs.
+ * probe.c - the measurements behind the explanations in BENCHMARKS.md and
+ * docs/bench-log.md: where the time of a call goes, rather than how long
+ * it takes. Not run by bench/run.sh; each mode prints what it measured,
+ * medians of --reps runs.
  *
  *   bench_probe shares [--reps R]
  *     W4's Mandelbrot rows on a pool of 2. (1) How long each thread idles

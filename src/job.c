@@ -150,12 +150,12 @@ static void queue_unlink(pool_t *pool, struct pool__job *job)
  * cores one after another. In the machine's slow spells (a cache line's
  * round trip between the two CPUs 0.42 us instead of 0.08) the helper's
  * first item began 0.68 us into the call, pthreadpool's 0.24-0.40 (see
- * bench_probe timeline, BENCHMARKS.md).
+ * bench_probe timeline, docs/bench-log.md).
  *
  * Why an add and not a CAS: when a call comes, every idle worker sees it at
  * once. With a CAS all but one fail, and each failure moved the line too,
  * so 15 helpers made about 15 * 16 / 2 transfers one after another; an add
- * always succeeds, one transfer each (bench_probe arrivals, BENCHMARKS.md).
+ * always succeeds, one transfer each (bench_probe arrivals, docs/bench-log.md).
  * The add is blind: the word may have changed since the worker looked.
  * What it returns says what it took: any job there was taken (a live offer
  * counts whoever adds to it, whichever call the worker saw), and the empty
@@ -362,7 +362,7 @@ static void job_split(struct pool__job *job, struct pool__slot *slots, unsigned 
  * taken whole by thieves, each then claimed over from an eighth down to
  * single items: on 16 threads of the Xeon VM, W6's 8 inner calls of 16
  * shares each ran about 7050 chunks a call and stole 580 times, 2500 and
- * 210 dealt so (bench_probe_account nested, BENCHMARKS.md). The slots past
+ * 210 dealt so (bench_probe_account nested, docs/bench-log.md). The slots past
  * the shares start empty: a helper given one steals half of a share into
  * it, where others can steal from it in turn.
  */

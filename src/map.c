@@ -396,7 +396,7 @@ static void scatter_column(const pool_column *c, const char *tuples, size_t tupl
         /* No test in the loop: when it tested each pair's alignment
          * (scatter_fused's loop, for any columns), W2's map_unzip went from
          * 1.11-1.17 ns an item to 1.44-1.60 as its place in the code moved
-         * (BENCHMARKS.md, "Code that stays where it is"). */
+         * (docs/bench-log.md, "Code that stays where it is"). */
         pool__stream_words16(dst, src, tuple_size, count);
         return;
     }
@@ -509,7 +509,7 @@ static void scatter_fence(bool stream)
  * (scatter_words): the
  * caches keep them, and one pass is as fast as a plain loop (W2's unzip
  * at 10^5 tuples, 1 thread: 0.72 ns an item in blocks, 0.50 so; a plain
- * loop 0.47; bench/ab.sh, BENCHMARKS.md, "map_unzip: the pair loop").
+ * loop 0.47; bench/ab.sh, docs/bench-log.md, "map_unzip: the pair loop").
  * Beyond, the blocks written column by column did better in trial builds
  * (a throwaway program, 4 * 10^5 tuples: 0.75 against 0.88). */
 #define POOL__ONE_PASS_BYTES ((size_t)8 << 20)
@@ -707,7 +707,7 @@ static POOL__INLINE bool words_one(struct pool__job *job, const struct pool__wor
  * and the function pointer, context and sizes stay in registers across
  * the calls: W2's map_unzip (3 columns) went from 1.74 to
  * 1.67 ns an item at 1 thread and from 0.92 to 0.79 at 2 (bench/ab.sh, 5
- * rounds, ahead in all; BENCHMARKS.md). A pair that reaches stop_at is
+ * rounds, ahead in all; docs/bench-log.md). A pair that reaches stop_at is
  * left to the caller's item-by-item loop. Returns the first item not run;
  * on a failure *rc is its status and, when the pair's second item failed,
  * the first is stored (it ran). *inp follows i. */
@@ -797,8 +797,8 @@ POOL__CODE_ALIGNED POOL__NOINLINE static size_t pairs_4(struct pool__job *job,
  * with the calls rather than in bursts between blocks. W2's map_unzip at 2
  * threads (10^7 tuples of three doubles, streamed) went from 1.17 ns an
  * item with blocks of 128 tuples, scattered column by column, to 1.00
- * (`bench/ab.sh`, 20 rounds, ahead in all; BENCHMARKS.md); columns that
- * fit the caches (not streamed), from 2.2-2.4 to 1.4 (BENCHMARKS.md,
+ * (`bench/ab.sh`, 20 rounds, ahead in all; docs/bench-log.md); columns that
+ * fit the caches (not streamed), from 2.2-2.4 to 1.4 (docs/bench-log.md,
  * "map_unzip: the pair loop").
  *
  * Items run two by two, and each column takes a pair's two members at once:
