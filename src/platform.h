@@ -239,7 +239,11 @@ static inline void pool__cpu_relax(void)
 
 /* Ask for a line ahead of use, to read or to write: a hint that never
  * faults, so any address will do, even a stale one. Lines a thread needs
- * one after another then cross between cores at once, not in turn. */
+ * one after another then cross between cores at once, not in turn.
+ * pool__prefetch_write asks for the line to write only where the compiler
+ * targets such an instruction (x86's prefetchw with -mprfchw, Arm's
+ * PRFM PSTL1KEEP); a baseline x86-64 build emits the read prefetch for
+ * both. A real prefetchw measured no faster for W5 (docs/bench-log.md). */
 #if defined(__GNUC__)
 #define pool__prefetch(p) __builtin_prefetch((p), 0)
 #define pool__prefetch_write(p) __builtin_prefetch((p), 1)
