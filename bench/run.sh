@@ -317,7 +317,19 @@ fi
 
 # ---- table and plot ---------------------------------------------------------
 HERE=$(dirname "$0")
-awk -F, -v threads="$THREADS" -v meta="$OUT/meta.txt" -f "$HERE/table.awk" "$CSV" |
+# With rounds, each round is tabulated alone too (round.awk, folded as the
+# whole run is): the table's "rounds" column says in how many the target
+# held, which tells a steady miss from a tie that the medians tip.
+HELD=""
+NROUNDS=$(sed -n 's/.*  rounds: \([0-9]*\).*/\1/p' "$OUT/meta.txt")
+if [ "${NROUNDS:-1}" -gt 1 ] && [ -f "$RAW" ]; then
+  HELD=$OUT/held.csv
+  for r in $(seq 1 "$NROUNDS"); do
+    awk -F, -v r="$r" -f "$HERE/round.awk" "$RAW" | awk -F, -f "$HERE/combine.awk" |
+      awk -F, -v threads="$THREADS" -v meta=/dev/null -v verdicts=1 -f "$HERE/table.awk"
+  done >"$HELD"
+fi
+awk -F, -v threads="$THREADS" -v meta="$OUT/meta.txt" -v held="$HELD" -f "$HERE/table.awk" "$CSV" |
   tee "$OUT/table.txt"
 awk -F, -v threads="$THREADS" -f "$HERE/plot.awk" "$CSV" >"$OUT/w4.svg"
 

@@ -1,7 +1,8 @@
 # table.awk - bench/run.sh's table: reads results.csv (see bench.h for the
 # columns) and prints one row per (workload, variant, threads).
 #
-#   awk -F, -v threads="1 2" -v meta=DIR/meta.txt -f bench/table.awk DIR/results.csv
+#   awk -F, -v threads="1 2" -v meta=DIR/meta.txt [-v held=FILE] -f bench/table.awk DIR/results.csv
+#   awk -F, -v threads="1 2" -v meta=/dev/null -v verdicts=1 -f bench/table.awk ROUND.csv
 #
 # Columns: each system's figure (W3, W4: speedup = serial driver's time /
 # time; else the median in the CSV's unit), "vs best" = poolmap's cost / the
@@ -9,6 +10,10 @@
 # poolmap is faster), the target, its ratio, and whether it holds. A run
 # that timed out shows "hangs" (or "timeout" where figures it printed
 # before the timeout are missing), one that crashed or mismatched "failed".
+# With verdicts=1 it prints, instead of the table, "workload,variant,
+# threads,held" (1 or 0) per target: run.sh does so for each round alone
+# (round.awk) and passes those lines as `held`, which adds the column
+# "rounds": in how many rounds the target held on that round's figures.
 function fmt(v) {
   if (v == "") return "-"
   if (!isnum(v)) return v
@@ -35,11 +40,11 @@ function fig(s, w, v, t, basev,   x, base) {
   if (!isnum(base) || x == 0) return ""
   return base / x
 }
-function addrow(a, b, c, d, e, f, g, h, i, j, k, l, m, n) {
+function addrow(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o) {
   nrows++
   R[nrows, 1] = a; R[nrows, 2] = b; R[nrows, 3] = c; R[nrows, 4] = d; R[nrows, 5] = e
   R[nrows, 6] = f; R[nrows, 7] = g; R[nrows, 8] = h; R[nrows, 9] = i; R[nrows, 10] = j
-  R[nrows, 11] = k; R[nrows, 12] = l; R[nrows, 13] = m; R[nrows, 14] = n
+  R[nrows, 11] = k; R[nrows, 12] = l; R[nrows, 13] = m; R[nrows, 14] = n; R[nrows, 15] = o
 }
 function better(a, b, hib) { # is figure a better than b?
   return hib ? a > b : a < b
@@ -56,12 +61,20 @@ END {
     metalines[++nmeta] = line
     if (match(line, /online CPUs: [0-9]+/)) ncpu = substr(line, RSTART + 13, RLENGTH - 13) + 0
   }
+  # Each round's verdicts (see verdicts above): held in H of N rounds.
+  if (held != "")
+    while ((getline line < held) > 0) {
+      split(line, hv, ",")
+      N[hv[1], hv[2], hv[3]]++
+      H[hv[1], hv[2], hv[3]] += hv[4]
+    }
+  ncols = (held != "") ? 15 : 14
   nt = split(threads, T, " ")
   nv = split("W1 empty|W2 map_inline|W2 map_fnptr|W2 unzip|W2 memcpy|W2 map_unzip|W3 uniform|W4 tri|W4 mandel|W5 small|W5 one_cpu|W6 nested|idle sleep", V, "|")
   cols = "serial poolmap openmp omp-dyn omp-guid pthreadpool tbb"
   ncol = split(cols, C, " ")
   addrow("workload", "variant", "thr", "unit", "serial", "poolmap", "openmp", "omp-dyn",
-         "omp-guid", "pthreadpool", "tbb", "vs best", "target", "ratio ok?")
+         "omp-guid", "pthreadpool", "tbb", "vs best", "target", "ratio ok?", "rounds")
   for (i = 1; i <= nv; i++) {
     split(V[i], wv, " "); w = wv[1]; v = wv[2]
     u = (w == "W3" || w == "W4") ? "speedup" : unit[w SUBSEP v]
@@ -143,29 +156,35 @@ END {
       if (pm == "hangs" || pm == "failed" || pm == "timeout") ok = 0
       okstr = (ok == "") ? (tgt == "-" ? "" : "n/a") : (ok ? "yes" : "NO")
       rs = (ratio == "") ? "" : (ratio ~ /;/ ? ratio : fmt(ratio))
+      rd = ((w, v, t) in N) ? H[w, v, t] " of " N[w, v, t] : ""
       addrow(w, v, t, u, fmt(F[1]), fmt(pm), fmt(F[3]), fmt(F[4]), fmt(F[5]), fmt(F[6]),
-             fmt(F[7]), fmt(vsbest), tgt, (rs == "" ? okstr : rs " " okstr))
-      if (ok != "") { ntarget++; if (ok) nheld++ }
+             fmt(F[7]), fmt(vsbest), tgt, (rs == "" ? okstr : rs " " okstr), rd)
+      if (ok != "") {
+        ntarget++
+        if (ok) nheld++
+        if (verdicts) printf "%s,%s,%s,%d\n", w, v, t, ok ? 1 : 0
+      }
     }
   }
-  for (c = 1; c <= 14; c++) {
+  if (verdicts) exit
+  for (c = 1; c <= ncols; c++) {
     wd[c] = 0
     for (r = 1; r <= nrows; r++) if (length(R[r, c]) > wd[c]) wd[c] = length(R[r, c])
   }
   for (i = 1; i <= nmeta; i++) print metalines[i]
   for (r = 1; r <= nrows; r++) {
     s = ""
-    for (c = 1; c <= 14; c++) {
+    for (c = 1; c <= ncols; c++) {
       f = (c <= 4 || c >= 13) ? "%-" wd[c] "s" : "%" wd[c] "s"
-      s = s sprintf(f, R[r, c]) (c < 14 ? "  " : "")
+      s = s sprintf(f, R[r, c]) (c < ncols ? "  " : "")
     }
     sub(/ +$/, "", s)
     print s
     if (r == 1) {
       s = ""
-      for (c = 1; c <= 14; c++) {
+      for (c = 1; c <= ncols; c++) {
         d = sprintf("%" wd[c] "s", ""); gsub(/ /, "-", d)
-        s = s d (c < 14 ? "  " : "")
+        s = s d (c < ncols ? "  " : "")
       }
       print s
     }
@@ -173,4 +192,6 @@ END {
   printf "targets held: %d of %d\n", nheld, ntarget
   print "speedup = serial time / time; vs best = poolmap cost / best peer cost (below 1: poolmap faster);"
   print "figures are medians; every run was checked against the serial answer."
+  if (held != "")
+    print "rounds = in how many rounds the target held on that round's figures alone."
 }

@@ -4,7 +4,8 @@
 # rounds; a process that timed out after printing some figures keeps them
 # and reads "timeout" where the rest would be; one that printed nothing
 # reads "hangs"; a failed process wins over its figures; a poolmap cell
-# without a figure never holds a target. Run by ctest (bench_report).
+# without a figure never holds a target; with rounds, the "rounds" column
+# counts those whose own figures hold. Run by ctest (bench_report).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d) || exit 1
@@ -48,4 +49,39 @@ expect "a timed-out process keeps the figures it printed" \
 expect "a failed process wins over its figures" '^W4 +tri +2 +speedup .* failed '
 expect "a process that printed nothing hangs" '^W6 +nested +2 .* hangs '
 expect "a poolmap cell without a figure holds no target" '^W6 +nested +2 +ms/call +- +timeout .* NO$'
+
+# Rounds, through run.sh itself (--table-only): each round is tabulated
+# alone, and the "rounds" column counts the rounds whose figures alone
+# hold the target. W5 at 2 threads: poolmap 30, 33, 31 against
+# pthreadpool's 31, 32, 32: medians 31 and 32 hold; rounds 1 and 3 hold,
+# round 2 does not. W6: TBB is never beaten; pthreadpool hangs in every
+# round, which takes no round from poolmap (its target is TBB).
+cat >"$dir/meta.txt" <<'META'
+# threads: 2   reps: 7  iters per 10 us item: 100  smoke: 0  rounds: 3
+META
+cat >"$dir/rounds.csv" <<'CSV'
+system,workload,variant,threads,metric,median,min,max,unit
+serial,W5,small,1,time_per_call,60,59,61,us/call
+poolmap,W5,small,2,time_per_call,30,29,31,us/call
+pthreadpool,W5,small,2,time_per_call,31,30,32,us/call
+poolmap,W6,nested,2,time_per_call,2.2,2.1,2.3,ms/call
+pthreadpool,W6,*,2,hangs,,,,
+tbb,W6,nested,2,time_per_call,2.1,2.0,2.2,ms/call
+serial,W5,small,1,time_per_call,60,59,61,us/call
+poolmap,W5,small,2,time_per_call,33,32,34,us/call
+pthreadpool,W5,small,2,time_per_call,32,31,33,us/call
+poolmap,W6,nested,2,time_per_call,2.3,2.2,2.4,ms/call
+tbb,W6,nested,2,time_per_call,2.2,2.1,2.3,ms/call
+serial,W5,small,1,time_per_call,60,59,61,us/call
+poolmap,W5,small,2,time_per_call,31,30,32,us/call
+pthreadpool,W5,small,2,time_per_call,32,31,33,us/call
+poolmap,W6,nested,2,time_per_call,2.4,2.3,2.5,ms/call
+tbb,W6,nested,2,time_per_call,2.3,2.2,2.4,ms/call
+CSV
+awk -F, -f "$HERE/combine.awk" "$dir/rounds.csv" >"$dir/results.csv" &&
+  bash "$HERE/run.sh" --table-only --out "$dir" >/dev/null 2>"$dir/err" ||
+  { echo "FAILED: run.sh --table-only"; cat "$dir/err"; exit 1; }
+cat "$dir/table.txt"
+expect "the rounds column counts the rounds that hold" '^W5 +small +2 .* yes +2 of 3$'
+expect "a target no round holds reads 0 (a peer's hang takes no round)" '^W6 +nested +2 .*hangs .* NO +0 of 3$'
 exit $fails
