@@ -185,7 +185,9 @@ struct pool {
  * slower (bench_poolmap --workload W4 --threads 2, 8 processes: 158.1 ms
  * median with a 30 us spin, 155.5 with this one). The sum bounds the CPU
  * an idle pool burns after a call (bench/run.sh's idle row: 0.57 ms/s at
- * 2 threads). */
+ * 2 threads). A worker whose last POOL__IDLE_MEMORY idle periods each
+ * lasted over POOL__IDLE_FAR_NS (calls far apart) spins only
+ * POOL__IDLE_SPIN_MIN_NS (job.c, struct pool__idle). */
 #define POOL__IDLE_SPIN_NS 500000ull
 
 /* Beyond this many workers the idle spins shrink faster, in all

@@ -1369,6 +1369,45 @@ static bool nothing_to_do(const pool_t *pool, const char *offer, const char **st
            !atomic_load(&pool->stop);
 }
 
+/*
+ * A worker's idle periods, from the end of its last turn to the next
+ * work it finds. Spinning through one pays only when work comes before
+ * the spin runs out, so each worker remembers, for its last
+ * POOL__IDLE_MEMORY periods, whether work came within POOL__IDLE_FAR_NS
+ * (found while spinning, or, after a sleep, that soon by the clock on
+ * waking). When none did (a program that makes a call now and then), it
+ * spins only POOL__IDLE_SPIN_MIN_NS before it sleeps; one period that ends
+ * sooner again restores the whole spin. Calls that follow each other
+ * within a few spins keep it. W4's triangular calls (bench/run.sh), whose
+ * workers wait up to 0.7 ms for the caller's last item and then for the
+ * harness's check, read 1.013 of the fixed spin's time at 2 threads when
+ * a period counted as far once it outlasted the spin itself, 1.000 so
+ * (bench/ab.sh, 5 rounds each, 2-core VM); bench_poolmap --workload idle
+ * at 2 threads, 1 s asleep after each call, 0.57 CPU-ms/s -> 0.08 (median
+ * of 7; the first periods still spin in full).
+ */
+#define POOL__IDLE_MEMORY 4u
+#define POOL__IDLE_FAR_NS 2000000ull
+struct pool__idle {
+    unsigned long long since; /* when the period began, or 0 while busy */
+    unsigned soon;            /* bit k: the period k ago ended within IDLE_FAR */
+};
+
+/* The period ends: work came `soon` enough or not. */
+static void idle_end(struct pool__idle *idle, bool soon)
+{
+    idle->soon = ((idle->soon << 1) | (soon ? 1u : 0u)) & ((1u << POOL__IDLE_MEMORY) - 1);
+    idle->since = 0;
+}
+
+/* Work found outside a spin (the queue after it ran out), or a wake-up:
+ * the period ends as the clock says. */
+static void idle_busy(struct pool__idle *idle)
+{
+    if (idle->since != 0)
+        idle_end(idle, pool__now_ns() - idle->since <= POOL__IDLE_FAR_NS);
+}
+
 /* Nothing to do: spin a little without the lock (a new call is often just
  * about to come). False when the spin ran out: then sleep until woken.
  * Past its first POOL__SPIN_NS the spin yields the CPU now and then: on a
@@ -1377,13 +1416,16 @@ static bool nothing_to_do(const pool_t *pool, const char *offer, const char **st
  * both threads of a 2-thread pool on one CPU (bench/run.sh's W5 one_cpu
  * row), a W5 call took 114 us without the yield, 61 with it: the serial
  * loop's time. */
-static bool worker_idle(pool_t *pool, const char **stale)
+static bool worker_idle(pool_t *pool, const char **stale, struct pool__idle *idle)
 {
     unsigned acct = pool__acct_switch(POOL__ACCT_IDLE);
     unsigned long long now = pool__now_ns();
-    unsigned long long deadline = now + pool->spin_ns, polite = now + POOL__SPIN_NS;
+    unsigned long long spin = idle->soon != 0 ? pool->spin_ns : POOL__IDLE_SPIN_MIN_NS;
+    unsigned long long deadline = now + spin, polite = now + POOL__SPIN_NS;
     unsigned spins = 0;
     bool found = true;
+    if (idle->since == 0)
+        idle->since = now;
     while (nothing_to_do(pool, pool__load_relaxed(&pool->offer), stale)) {
         pool__cpu_relax();
         if ((++spins & 63u) == 0) {
@@ -1396,6 +1438,8 @@ static bool worker_idle(pool_t *pool, const char **stale)
                 pool__yield();
         }
     }
+    if (found)
+        idle_end(idle, true);
     pool__acct_switch(acct);
     return found;
 }
@@ -1404,7 +1448,7 @@ static bool worker_idle(pool_t *pool, const char **stale)
  * look a last time, all sequentially consistent (see wake_workers), then
  * wait with a ticket read before both, so that a wake-up in between is not
  * lost. */
-static void worker_sleep(pool_t *pool, const char **stale)
+static void worker_sleep(pool_t *pool, const char **stale, struct pool__idle *idle)
 {
     uint32_t ticket = pool__parking_ticket(&pool->parking);
     atomic_fetch_add(&pool->nsleeping, 1);
@@ -1416,6 +1460,10 @@ static void worker_sleep(pool_t *pool, const char **stale)
         pool__acct_switch(acct);
     }
     atomic_fetch_sub_explicit(&pool->nsleeping, 1, memory_order_relaxed);
+    /* Woken (or work came at the last look): the clock says whether the
+     * whole spin would have seen it. A wake-up without work (pool_destroy,
+     * a call another worker took) counts as the period's end too. */
+    idle_busy(idle);
 }
 
 void pool__worker_loop(pool_t *pool)
@@ -1423,6 +1471,7 @@ void pool__worker_loop(pool_t *pool)
     unsigned prefer = POOL__LANE_CALL;
     const char *stale = NULL; /* the offer as this worker last left it (offer_seen) */
     bool may_offer = true;
+    struct pool__idle idle = { 0, 1 }; /* the first period spins in full */
     pool__acct_switch(POOL__ACCT_TAKE);
 
     for (;;) {
@@ -1445,7 +1494,7 @@ void pool__worker_loop(pool_t *pool)
             !atomic_load(&pool->stop)) {
             /* Nothing queued, and no offer or one this worker is done
              * with: spin without taking the lock. */
-            if (worker_idle(pool, &stale))
+            if (worker_idle(pool, &stale, &idle))
                 continue;
             spun = true;
         }
@@ -1453,13 +1502,14 @@ void pool__worker_loop(pool_t *pool)
         job = queue_pick(pool, &prefer, &slot);
         unlock_pool(pool, was);
         if (job) {
+            idle_busy(&idle);
             may_offer = worker_turn(pool, job, slot);
             continue;
         }
         may_offer = true;
         if (atomic_load(&pool->stop))
             break;
-        if (spun || !worker_idle(pool, &stale))
-            worker_sleep(pool, &stale);
+        if (spun || !worker_idle(pool, &stale, &idle))
+            worker_sleep(pool, &stale, &idle);
     }
 }

@@ -484,7 +484,9 @@ static void idle_workers_sleep_after_a_short_spin(void **state)
 
 /* A call on a pool whose workers have gone to sleep wakes as many of them
  * as could get an item, whether it goes on the offer that spinning workers
- * poll (pools of up to 32 threads) or on the queue (40). */
+ * poll (pools of up to 32 threads) or on the queue (40). Calls 2 ms and
+ * more apart: after four of them the workers spin only briefly before
+ * they sleep (src/job.c, struct pool__idle), and must still come. */
 static void a_call_wakes_the_sleeping_workers_it_needs(void **state)
 {
     static const size_t sizes[] = { 2, 4, 8, 40 };
