@@ -1377,8 +1377,8 @@ static bool nothing_to_do(const pool_t *pool, const char *offer, const char **st
  * (found while spinning, or, after a sleep, that soon by the clock on
  * waking). When none did (a program that makes a call now and then), it
  * spins only POOL__IDLE_SPIN_MIN_NS before it sleeps; one period that ends
- * sooner again restores the whole spin. Calls that follow each other
- * within a few spins keep it. W4's triangular calls (bench/run.sh), whose
+ * sooner again restores the whole spin. Calls that come within 2 ms of
+ * each other keep it. W4's triangular calls (bench/run.sh), whose
  * workers wait up to 0.7 ms for the caller's last item and then for the
  * harness's check, read 1.013 of the fixed spin's time at 2 threads when
  * a period counted as far once it outlasted the spin itself, 1.000 so
@@ -1390,7 +1390,7 @@ static bool nothing_to_do(const pool_t *pool, const char *offer, const char **st
 #define POOL__IDLE_FAR_NS 2000000ull
 struct pool__idle {
     unsigned long long since; /* when the period began, or 0 while busy */
-    unsigned soon;            /* bit k: the period k ago ended within IDLE_FAR */
+    unsigned soon; /* bit k: the period k ago ended within POOL__IDLE_FAR_NS */
 };
 
 /* The period ends: work came `soon` enough or not. */
@@ -1461,8 +1461,8 @@ static void worker_sleep(pool_t *pool, const char **stale, struct pool__idle *id
     }
     atomic_fetch_sub_explicit(&pool->nsleeping, 1, memory_order_relaxed);
     /* Woken (or work came at the last look): the clock says whether the
-     * whole spin would have seen it. A wake-up without work (pool_destroy,
-     * a call another worker took) counts as the period's end too. */
+     * period was a near one. A wake-up without work (pool_destroy, a call
+     * another worker took) ends the period too. */
     idle_busy(idle);
 }
 
