@@ -1383,8 +1383,9 @@ static bool nothing_to_do(const pool_t *pool, const char *offer, const char **st
  * harness's check, read 1.013 of the fixed spin's time at 2 threads when
  * a period counted as far once it outlasted the spin itself, 1.000 so
  * (bench/ab.sh, 5 rounds each, 2-core VM); bench_poolmap --workload idle
- * at 2 threads, 1 s asleep after each call, 0.57 CPU-ms/s -> 0.08 (median
- * of 7; the first periods still spin in full).
+ * at 2 threads, 1 s asleep after each call, 0.57-0.58 CPU-ms/s -> 0.07-0.18
+ * (medians of 7, three processes each way; the first periods still spin
+ * in full).
  */
 #define POOL__IDLE_MEMORY 4u
 #define POOL__IDLE_FAR_NS 2000000ull
