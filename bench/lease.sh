@@ -39,6 +39,15 @@
 #           a 15-minute lease fits one "probes ab" call and one full
 #           "table" call, and little else; one call may run 10 minutes)
 #   idle    the idle row alone at the top count (when the table part ran out of time)
+#   two     the 2-thread rows that trailed on 16 CPUs in the third and sixth
+#           leases (W4 Mandelbrot 0.91 and 0.90 of the best dynamic
+#           schedule, W6 1.23 and 1.09 of TBB) while 4-16 threads did not:
+#           W4 and W6 at 2 threads, 3 rounds, each system in its own
+#           processes, three times: the threads where the kernel puts them,
+#           then the whole run pinned (taskset) to CPUs 0 and 1, then to 0
+#           and the half count, to tell placement from scheduling
+#           (2 minutes a placement on the 2-core VM, so about 6 on 16
+#           CPUs, not yet timed there)
 # Everything goes to build-bench/lease/ and is packed into OUT/lease.tgz
 # (default build-bench) after each part, so that a call killed by its time
 # limit still returns what was done, in one file. On 16 CPUs "probes ab"
@@ -65,7 +74,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=${2:?}; shift 2 ;;
     --workloads) TABLE_WORKLOADS=${2:?}; shift 2 ;;
     --table-rounds) TABLE_ROUNDS=${2:?}; shift 2 ;;
-    *) echo "usage: bench/lease.sh [--out DIR] [--old DIR] [--mid DIR] [--parts \"probes account ab table idle\"]" >&2
+    *) echo "usage: bench/lease.sh [--out DIR] [--old DIR] [--mid DIR] [--parts \"probes account ab table idle two\"]" >&2
        echo "                      [--rounds K]" >&2
        echo "                      [--workloads \"W5 W6\"] [--table-rounds K]" >&2
        exit 2 ;;
@@ -190,6 +199,23 @@ for p in $PARTS; do
       bench/run.sh --no-build --no-install --threads "$CPUS" --workloads idle --timeout 40 \
         --out "$R/idle" >"$R/idle.log" 2>&1
       ;;
+    two)
+      pins="free 0,1"
+      [ "$HALF" -gt 1 ] && pins="$pins 0,$HALF"
+      for cpus in $pins; do
+        pin=()
+        if [ "$cpus" != free ]; then
+          if ! command -v taskset >/dev/null || [ "$CPUS" -lt 2 ]; then
+            echo "lease.sh: two: cannot pin to CPUs $cpus here, skipped" | tee -a "$R/info.txt" >&2
+            continue
+          fi
+          pin=(taskset -c "$cpus")
+        fi
+        "${pin[@]}" bench/run.sh --no-build --no-install --threads 2 --workloads "W4 W6" \
+          --rounds 3 --timeout 40 --out "$R/two-${cpus/,/-}" >"$R/two-${cpus/,/-}.log" 2>&1
+        pack
+      done
+      ;;
     *) echo "lease.sh: unknown part $p" >&2; exit 2 ;;
   esac
   pack
@@ -201,4 +227,7 @@ cat "$R/info.txt"
 [ -f "$R/ab.txt" ] && grep -v '^--' "$R/ab.txt"
 [ -f "$R/table/table.txt" ] && cat "$R/table/table.txt"
 [ -f "$R/idle/table.txt" ] && cat "$R/idle/table.txt"
+for d in "$R"/two-*/; do
+  [ -f "$d/table.txt" ] && { echo "# ${d%/}"; cat "$d/table.txt"; }
+done
 exit 0
