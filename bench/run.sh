@@ -234,11 +234,14 @@ run_one() {
 }
 
 # Every (system, workload, threads) as its own process, --rounds times: for
-# each (workload, threads) the systems run in turn, round after round. One
-# that hung is not run again (a hang is a result; waiting for it again only
-# costs the timeout).
+# each (workload, threads) the systems run in turn, round after round, the
+# turn starting one system later each round (round 2: poolmap, openmp, ...,
+# serial), so that no system always runs right after the same one or in the
+# same place in the round. One that hung is not run again (a hang is a
+# result; waiting for it again only costs the timeout).
 run_all() {
-  local BIN=$BUILD/bench EXTRA=() ITERS MAXT w t s r tt HUNG=()
+  local BIN=$BUILD/bench EXTRA=() ITERS MAXT w t s r tt i HUNG=() SYS ORDER
+  read -r -a SYS <<<"$SYSTEMS"
   mkdir -p "$OUT/logs"
   rm -f "$OUT/logs/other-load.txt"
   if [ "$SMOKE" -eq 1 ]; then
@@ -262,7 +265,9 @@ run_all() {
     for t in $THREADS; do
       for r in $(seq 1 "$ROUNDS"); do
         [ "$ROUNDS" -gt 1 ] && echo "-- $w threads=$t: round $r of $ROUNDS" >&2
-        for s in $SYSTEMS; do
+        ORDER=()
+        for i in "${!SYS[@]}"; do ORDER+=("${SYS[(i + r - 1) % ${#SYS[@]}]}"); done
+        for s in "${ORDER[@]}"; do
           # The serial baseline runs once (threads = 1). A pool of one thread
           # has no workers to idle, so idle runs at the larger counts only (and
           # once for serial: the floor of the measurement itself).
