@@ -235,12 +235,14 @@ run_one() {
 
 # Every (system, workload, threads) as its own process, --rounds times: for
 # each (workload, threads) the systems run in turn, round after round, the
-# turn starting one system later each round (round 2: poolmap, openmp, ...,
-# serial), so that no system always runs right after the same one or in the
-# same place in the round. One that hung is not run again (a hang is a
-# result; waiting for it again only costs the timeout).
+# turn starting one system later each round (round 2 at 1 thread: poolmap,
+# openmp, ..., serial; the serial baseline runs at the first count only, and
+# the turn rotates over the systems that run at that count), so that no
+# system always runs right after the same one or in the same place in the
+# round. One that hung is not run again (a hang is a result; waiting for it
+# again only costs the timeout).
 run_all() {
-  local BIN=$BUILD/bench EXTRA=() ITERS MAXT w t s r tt i HUNG=() SYS ORDER
+  local BIN=$BUILD/bench EXTRA=() ITERS MAXT w t s r tt i HUNG=() SYS ACTIVE ORDER
   read -r -a SYS <<<"$SYSTEMS"
   mkdir -p "$OUT/logs"
   rm -f "$OUT/logs/other-load.txt"
@@ -263,15 +265,19 @@ run_all() {
 
   for w in $WORKLOADS; do
     for t in $THREADS; do
+      # The serial baseline runs once (threads = 1).
+      ACTIVE=()
+      for s in "${SYS[@]}"; do
+        [ "$s" = serial ] && [ "$t" != "${THREADS%% *}" ] || ACTIVE+=("$s")
+      done
       for r in $(seq 1 "$ROUNDS"); do
         [ "$ROUNDS" -gt 1 ] && echo "-- $w threads=$t: round $r of $ROUNDS" >&2
         ORDER=()
-        for i in "${!SYS[@]}"; do ORDER+=("${SYS[(i + r - 1) % ${#SYS[@]}]}"); done
+        for i in "${!ACTIVE[@]}"; do ORDER+=("${ACTIVE[(i + r - 1) % ${#ACTIVE[@]}]}"); done
         for s in "${ORDER[@]}"; do
-          # The serial baseline runs once (threads = 1). A pool of one thread
-          # has no workers to idle, so idle runs at the larger counts only (and
-          # once for serial: the floor of the measurement itself).
-          if [ "$s" = serial ] && [ "$t" != "${THREADS%% *}" ]; then continue; fi
+          # A pool of one thread has no workers to idle, so idle runs at the
+          # larger counts only (and once for serial: the floor of the
+          # measurement itself).
           if [ "$w" = idle ] && [ "$s" != serial ] && [ "$t" -eq 1 ] && [ "$MAXT" -gt 1 ]; then
             continue
           fi
