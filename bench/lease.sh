@@ -35,7 +35,8 @@
 #           rounds (default 1) at 1, 2, 4, ... up to the CPUs,
 #           --timeout 40, then the idle row at the top count (16 CPUs: 9.5 min
 #           on 2026-11-27 for all six, 4.4 min for "W5 W6" with 2 rounds;
-#           7.1 min for "W1 W2 W4 W5 W6" with the idle row, W3 alone 1.6;
+#           7.1 min for "W1 W2 W4 W5 W6" and 40 s for the idle row after
+#           them, W3 alone 1.6;
 #           a 15-minute lease fits one "probes ab" call and one full
 #           "table" call, and little else; one call may run 10 minutes)
 #   idle    the idle row alone at the top count (when the table part ran out of time)
