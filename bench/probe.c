@@ -91,7 +91,11 @@
  *     it is found) in turns in one process, blocks of 1000 calls, medians
  *     of R blocks. At N = 1 the in-place call against the loop it stands
  *     for; what differs from one process to another (code placement, the
- *     CPU it ran on) drops out of the comparison.
+ *     CPU it ran on) drops out of the comparison. Each block begins with
+ *     100 calls that are not timed: the system before it leaves its
+ *     workers spinning for a while (poolmap's up to 0.5 ms, pthreadpool's
+ *     about 15 ms on the 2-core VM), and on 2 CPUs they took the first
+ *     calls' CPU. bench/ab_small.sh compares two builds with it.
  *   bench_probe costs
  *     The machine's prices: the clock source, CPU 0's hyperthread siblings,
  *     ns per clock_gettime, rdtsc, pause, uncontended compare-exchange and
@@ -1419,7 +1423,7 @@ static void plain_task(void *ctx, size_t i)
 
 static int probe_small(int nthreads, int reps, unsigned long iters)
 {
-    enum { N = 64, CALLS = 1000, NSYS = 3 };
+    enum { N = 64, CALLS = 1000, SETTLE = 100, NSYS = 3 };
     static const char *const name[NSYS] = { "serial loop", "poolmap", "pthreadpool" };
     small_iters = iters / 10 ? iters / 10 : 1;
     pool_t *pool = pool_create((size_t)nthreads);
@@ -1440,9 +1444,9 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
 #endif
     double *t = must_alloc((size_t)NSYS * (size_t)reps * sizeof(double));
     int rc = 0;
-    printf("# %d items of %lu bench_work iterations, %d threads, %d calls a block, the "
-           "systems in turns, medians of %d blocks (us per call)\n",
-           N, small_iters, nthreads, CALLS, reps);
+    printf("# %d items of %lu bench_work iterations, %d threads, %d calls a block after %d "
+           "untimed, the systems in turns, medians of %d blocks (us per call)\n",
+           N, small_iters, nthreads, CALLS, SETTLE, reps);
 #ifdef POOL_ACCOUNT
     static acct_snap acct_sum, acct_zero; /* zero */
 #endif
@@ -1450,10 +1454,15 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
         for (int s = 0; s < nsys; s++) {
 #ifdef POOL_ACCOUNT
             acct_snap acct_before, acct_after;
-            acct_take(&acct_before);
 #endif
-            double t0 = now_s();
-            for (int c = 0; c < CALLS; c++) {
+            double t0 = 0;
+            for (int c = -SETTLE; c < CALLS; c++) {
+                if (c == 0) {
+#ifdef POOL_ACCOUNT
+                    acct_take(&acct_before);
+#endif
+                    t0 = now_s();
+                }
                 if (s == 0) {
                     for (size_t i = 0; i < N; i++)
                         plain_item(NULL, i);
