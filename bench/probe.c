@@ -96,6 +96,15 @@
  *     workers spinning for a while (poolmap's up to 0.5 ms, pthreadpool's
  *     about 15 ms on the 2-core VM), and on 2 CPUs they took the first
  *     calls' CPU. bench/ab_small.sh compares two builds with it.
+ *   bench_probe startup [--system poolmap|pthreadpool] [--threads N] [--iters K]
+ *     A fresh pool's first calls: the process's first pool of N threads,
+ *     timed as it is created and then given 2000 W5 calls at once: how
+ *     long the first 500 took, and in how many calls (and up to which) no
+ *     thread but the caller ran an item. Linux may start a thread on its
+ *     creator's CPU, where it waits while the creator runs (a pool made
+ *     later in the same process rarely does); run it as many processes.
+ *     Then (where pthreadpool is found) a poolmap pool and a pthreadpool
+ *     called in turns, one call each: whose workers keep the CPUs.
  *   bench_probe costs
  *     The machine's prices: the clock source, CPU 0's hyperthread siblings,
  *     ns per clock_gettime, rdtsc, pause, uncontended compare-exchange and
@@ -1500,6 +1509,107 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
     return rc != 0;
 }
 
+/* ---- startup: a fresh pool's first calls ----------------------------------- */
+
+static atomic_uint startup_helped; /* items of this call run off the caller */
+
+static int startup_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    plain_sink[i] += bench_work(i, small_iters);
+    if (this_thread() != 0)
+        atomic_fetch_add_explicit(&startup_helped, 1, memory_order_relaxed);
+    return 0;
+}
+
+#ifdef BENCH_PROBE_PTHREADPOOL
+static void startup_task(void *ctx, size_t i)
+{
+    (void)startup_item(ctx, i);
+}
+#endif
+
+/* One W5 call on pool or (set) tp; true when no other thread ran an item. */
+static bool startup_call(pool_t *pool, peer_pool tp, int *rc)
+{
+    atomic_store(&startup_helped, 0);
+#ifdef BENCH_PROBE_PTHREADPOOL
+    if (tp != NULL)
+        pthreadpool_parallelize_1d(tp, startup_task, NULL, 64, 0);
+    else
+#else
+    (void)tp;
+#endif
+        *rc |= pool_for(pool, 64, startup_item, NULL);
+    return atomic_load(&startup_helped) == 0;
+}
+
+static int probe_startup(const char *system, int nthreads, unsigned long iters)
+{
+    enum { CALLS = 2000, EARLY = 500, WARM = 100 };
+    small_iters = iters / 10 ? iters / 10 : 1;
+    pool_t *pool = NULL;
+    peer_pool tp = NULL;
+    int rc = 0;
+
+    double t0 = now_s();
+    int open = peer_open(system, "startup", (size_t)nthreads, &tp);
+    if (open < 0)
+        return 0;
+    if (open == 0 && tp == NULL)
+        pool = pool_create((size_t)nthreads);
+    if (open != 0 || (tp == NULL && pool == NULL))
+        return 1;
+    double t1 = now_s(), t2 = t1;
+    int alone = 0, last_alone = -1;
+    for (int c = 0; c < CALLS; c++) {
+        if (startup_call(pool, tp, &rc)) {
+            alone++;
+            last_alone = c;
+        }
+        if (c == EARLY - 1)
+            t2 = now_s();
+    }
+    printf("%s, a fresh pool of %d: created in %.1f us; its first %d calls of 64 items of %lu "
+           "bench_work iterations %.2f ms; %d of %d calls without a helper, the last call %d\n",
+           system, nthreads, (t1 - t0) * 1e6, EARLY, small_iters, (t2 - t1) * 1e3, alone, CALLS,
+           last_alone);
+    peer_close(tp);
+    pool_destroy(pool);
+
+#ifdef BENCH_PROBE_PTHREADPOOL
+    /* Both pools in one process, called in turns, one call each: whichever
+     * pool's workers spin the longer after a call keeps the CPUs. */
+    if (rc == 0) {
+        pool_t *pm = pool_create((size_t)nthreads);
+        peer_pool pt = pthreadpool_create((size_t)nthreads);
+        double *t[2] = { must_alloc(CALLS * sizeof(double)), must_alloc(CALLS * sizeof(double)) };
+        int lone[2] = { 0, 0 };
+        if (pm == NULL || pt == NULL)
+            rc = 1;
+        for (int c = -WARM; c < CALLS && rc == 0; c++) {
+            for (int k = 0; k < 2; k++) {
+                double c0 = now_s();
+                bool a = startup_call(pm, k ? pt : NULL, &rc);
+                if (c >= 0) {
+                    t[k][c] = (now_s() - c0) * 1e6;
+                    lone[k] += a;
+                }
+            }
+        }
+        if (rc == 0)
+            printf("in turns with one call of pthreadpool's, %d calls each: poolmap %.2f us "
+                   "a call, %d without a helper; pthreadpool %.2f us, %d without a helper\n",
+                   CALLS, median(t[0], CALLS), lone[0], median(t[1], CALLS), lone[1]);
+        free(t[1]);
+        free(t[0]);
+        peer_close(pt);
+        pool_destroy(pm);
+    }
+#endif
+    return rc != 0;
+}
+
 /* ---- idle: where a pool's CPU goes after a call ----------------------------- */
 
 static int idle_item(void *ctx, size_t i)
@@ -1784,9 +1894,10 @@ int main(int argc, char **argv)
          strcmp(mode, "unzip") != 0 && strcmp(mode, "arrivals") != 0 &&
          strcmp(mode, "idle") != 0 && strcmp(mode, "tails") != 0 &&
          strcmp(mode, "nested") != 0 && strcmp(mode, "callers") != 0 &&
-         strcmp(mode, "costs") != 0 && strcmp(mode, "small") != 0)) {
+         strcmp(mode, "costs") != 0 && strcmp(mode, "small") != 0 &&
+         strcmp(mode, "startup") != 0)) {
         fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|tails|"
-                        "nested|callers|small|costs|unzip [--reps R] [--iters K] "
+                        "nested|callers|small|startup|costs|unzip [--reps R] [--iters K] "
                         "[--system poolmap|pthreadpool] [--threads N] [--items M] [--outer K] "
                         "[--callers M] [--sample 1]\n");
         return 2;
@@ -1809,6 +1920,8 @@ int main(int argc, char **argv)
         rc = probe_callers(nthreads, ncallers, reps, iters);
     } else if (strcmp(mode, "small") == 0) {
         rc = probe_small(nthreads, reps, iters);
+    } else if (strcmp(mode, "startup") == 0) {
+        rc = probe_startup(system, nthreads, iters);
     } else {
         pool_t *pool = pool_create(2);
         if (pool == NULL) {
