@@ -59,6 +59,16 @@ case "$ROUNDS$REPS$CALLS$OUTER$NITEMS" in ''|*[!0-9]*) usage ;; esac
 [ "$REPS" -ge 7 ] || { echo "ab.sh: --reps must be at least 7" >&2; exit 2; }
 
 ITERS=$("$NEW/bench_serial" --calibrate) || exit 1
+# The two builds run from paths of one length, each (round, threads) under
+# an environment of a random size, the same for both: where the stack
+# starts (the environment sits above it) moved one binary's W5 figures by
+# up to 0.6 % from one path to another (bench/ab_small.sh, 2-core VM), the
+# size of the changes this script is for, and in every round alike.
+TMP=$(mktemp -d) || exit 1
+trap 'rm -rf "$TMP"' EXIT
+mkdir -p "$TMP/bin-old" "$TMP/bin-new"
+cp "$OLD/bench_poolmap" "$TMP/bin-old/" && cp "$NEW/bench_poolmap" "$TMP/bin-new/" || exit 1
+PAD=0
 mkdir -p "$(dirname "$OUT")"
 : >"$OUT"
 failed=0
@@ -73,7 +83,7 @@ run() {
       w=$(echo ",$w," | sed 's/,[wW]6,/,/g; s/^,//; s/,$//')
       [ -n "$w" ] || return 0 ;;
   esac
-  "$3" --workload "$w" --threads "$4" --reps "$REPS" --iters "$ITERS" \
+  POOLMAP_AB_PAD=$(printf "%${PAD}s" '') "$3" --workload "$w" --threads "$4" --reps "$REPS" --iters "$ITERS" \
     ${CALLS:+--calls "$CALLS"} ${OUTER:+--outer "$OUTER"} ${NITEMS:+--n "$NITEMS"} >"$OUT.tmp" ||
     { echo "ab.sh: $3 --threads $4 failed" >&2; failed=1; }
   grep -v '^#' "$OUT.tmp" | sed "s/^/$1,$2,/" >>"$OUT"
@@ -84,12 +94,13 @@ for r in $(seq 1 "$ROUNDS"); do
   for t in $THREADS; do
     # Odd rounds run old first, even rounds new first: neither always
     # inherits the other's warm (or disturbed) machine.
+    PAD=$((RANDOM % 4096))
     if [ $((r % 2)) -eq 1 ]; then
-      run old "$r" "$OLD/bench_poolmap" "$t"
-      run new "$r" "$NEW/bench_poolmap" "$t"
+      run old "$r" "$TMP/bin-old/bench_poolmap" "$t"
+      run new "$r" "$TMP/bin-new/bench_poolmap" "$t"
     else
-      run new "$r" "$NEW/bench_poolmap" "$t"
-      run old "$r" "$OLD/bench_poolmap" "$t"
+      run new "$r" "$TMP/bin-new/bench_poolmap" "$t"
+      run old "$r" "$TMP/bin-old/bench_poolmap" "$t"
     fi
     for p in $PEERS; do
       [ -x "$NEW/bench_$p" ] && run "$p" "$r" "$NEW/bench_$p" "$t"
