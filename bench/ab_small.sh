@@ -52,7 +52,7 @@ if [ -z "$ITERS" ]; then
   fi
 fi
 
-TMP=$(mktemp -d)
+TMP=$(mktemp -d) || exit 1
 trap 'rm -rf "$TMP"' EXIT
 # Both binaries run from paths of one length, and each pair of processes
 # under one environment of a random size: where the stack starts (the
@@ -92,20 +92,20 @@ if grep -q ' serial$' "$TMP/old" "$TMP/new"; then
   yard="the serial loop"
 fi
 echo "W5 at $THREADS threads, poolmap's time over $yard's in the same process, $RUNS processes a build"
-paste -d' ' "$TMP/old" "$TMP/new" | awk -v runs="$RUNS" '
-  function median(a, n,   s, i, j, t) {
+paste -d' ' "$TMP/old" "$TMP/new" | awk '
+  function sorted(a, n, s,   i, j, t) { # s = a sorted, 1..n
     for (i = 1; i <= n; i++) s[i] = a[i]
     for (i = 2; i <= n; i++) { t = s[i]; for (j = i - 1; j >= 1 && s[j] > t; j--) s[j + 1] = s[j]; s[j + 1] = t }
-    return n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
   }
-  function quart(a, n, q,   s, i, j, t) {
-    for (i = 1; i <= n; i++) s[i] = a[i]
-    for (i = 2; i <= n; i++) { t = s[i]; for (j = i - 1; j >= 1 && s[j] > t; j--) s[j + 1] = s[j]; s[j + 1] = t }
-    return s[int(q * (n - 1)) + 1]
+  function line(name, a, n,   s) {
+    sorted(a, n, s)
+    med[name] = n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
+    printf "%s  median %.4f  quartiles %.4f-%.4f\n", name, med[name],
+      s[int(0.25 * (n - 1)) + 1], s[int(0.75 * (n - 1)) + 1]
   }
   { o[NR] = $1; n[NR] = $5; if ($5 < $1) ahead++ }
   END {
-    printf "old  median %.4f  quartiles %.4f-%.4f\n", median(o, NR), quart(o, NR, 0.25), quart(o, NR, 0.75)
-    printf "new  median %.4f  quartiles %.4f-%.4f\n", median(n, NR), quart(n, NR, 0.25), quart(n, NR, 0.75)
-    printf "new/old %.4f; new lower in %d of %d pairs\n", median(n, NR) / median(o, NR), ahead + 0, NR
+    line("old", o, NR)
+    line("new", n, NR)
+    printf "new/old %.4f; new lower in %d of %d pairs\n", med["new"] / med["old"], ahead + 0, NR
   }'
