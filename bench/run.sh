@@ -265,24 +265,25 @@ run_all() {
 
   for w in $WORKLOADS; do
     for t in $THREADS; do
-      # The serial baseline runs once (threads = 1).
+      # The systems that run at this count, over which the turn rotates.
+      # The serial baseline runs once (threads = 1). A pool of one thread
+      # has no workers to idle, so idle runs at the larger counts only (and
+      # once for serial: the floor of the measurement itself). One CPU for
+      # one thread is plain W5.
       ACTIVE=()
       for s in "${SYS[@]}"; do
-        [ "$s" = serial ] && [ "$t" != "${THREADS%% *}" ] || ACTIVE+=("$s")
+        if [ "$s" = serial ]; then
+          [ "$t" = "${THREADS%% *}" ] && ACTIVE+=("$s")
+        elif ! { [ "$w" = idle ] && [ "$t" -eq 1 ] && [ "$MAXT" -gt 1 ]; } &&
+             ! { [ "$w" = W5-1cpu ] && [ "$t" -eq 1 ]; }; then
+          ACTIVE+=("$s")
+        fi
       done
       for r in $(seq 1 "$ROUNDS"); do
         [ "$ROUNDS" -gt 1 ] && echo "-- $w threads=$t: round $r of $ROUNDS" >&2
         ORDER=()
         for i in "${!ACTIVE[@]}"; do ORDER+=("${ACTIVE[(i + r - 1) % ${#ACTIVE[@]}]}"); done
         for s in "${ORDER[@]}"; do
-          # A pool of one thread has no workers to idle, so idle runs at the
-          # larger counts only (and once for serial: the floor of the
-          # measurement itself).
-          if [ "$w" = idle ] && [ "$s" != serial ] && [ "$t" -eq 1 ] && [ "$MAXT" -gt 1 ]; then
-            continue
-          fi
-          # One CPU for one thread is plain W5.
-          if [ "$w" = W5-1cpu ] && [ "$s" != serial ] && [ "$t" -eq 1 ]; then continue; fi
           if [ "$w" = W5-1cpu ] && ! command -v taskset >/dev/null; then
             [ "$s" = serial ] && [ "$r" = 1 ] && echo "-- W5-1cpu: no taskset, skipped" >&2
             continue
