@@ -519,33 +519,71 @@ static int probe_claims(pool_t *pool, int reps, unsigned long iters)
 /* ---- timeline: where a small call's time goes ------------------------------ */
 
 static _Alignas(64) atomic_long pp_flag;
-enum { PP_ROUNDS = 100000 };
+enum { PP_ROUNDS = 100000, PP_SPINS = 4096 };
+#define PP_STOP (-1L)
+#define PP_SECONDS 0.25
+#define PP_CUT_NOTE "; cut short: the two threads were not both on a CPU"
+
+/* Waits for pp_flag to read want; false when the leader stopped instead.
+ * Spins, and yields now and then: when the two threads share a CPU (a
+ * one-CPU affinity, or a machine busy with other work) the one spinning must
+ * give the CPU up, or each hand-over waits out a time slice. On two CPUs a
+ * round trip is a few hundred ns, well inside PP_SPINS loads. */
+static bool pp_wait(long want)
+{
+    for (unsigned spins = 1;; spins++) {
+        long v = atomic_load_explicit(&pp_flag, memory_order_acquire);
+        if (v == want)
+            return true;
+        if (v == PP_STOP)
+            return false;
+        if (spins % PP_SPINS == 0)
+            sched_yield();
+    }
+}
 
 static void *pingpong_other(void *arg)
 {
     (void)arg;
-    for (long i = 0; i < PP_ROUNDS; i++) {
-        while (atomic_load_explicit(&pp_flag, memory_order_acquire) != 2 * i + 1) {
-        }
+    for (long i = 0; pp_wait(2 * i + 1); i++)
         atomic_store_explicit(&pp_flag, 2 * i + 2, memory_order_release);
-    }
     return NULL;
 }
 
-/* A cache line's round trip between this thread and another, in ns. */
-static double pingpong_ns(void)
+/* The leader's half: PP_ROUNDS round trips, or as many as PP_SECONDS allow,
+ * then PP_STOP for the other thread. ns a round trip; *cut set when time ran
+ * out first (the threads were not both on a CPU: the figure is the
+ * scheduler's, not the cache's). */
+static double pingpong_lead(bool *cut)
+{
+    double t0 = now_s(), t1 = t0;
+    long i = 0;
+    *cut = false;
+    for (; i < PP_ROUNDS; i++) {
+        atomic_store_explicit(&pp_flag, 2 * i + 1, memory_order_release);
+        (void)pp_wait(2 * i + 2);
+        if (i % 256 == 255 && (t1 = now_s()) - t0 > PP_SECONDS) {
+            *cut = true;
+            i++;
+            break;
+        }
+    }
+    if (!*cut)
+        t1 = now_s();
+    atomic_store_explicit(&pp_flag, PP_STOP, memory_order_release);
+    return (t1 - t0) / (double)(i > 0 ? i : 1) * 1e9;
+}
+
+/* A cache line's round trip between this thread and another, in ns; -1 when
+ * no thread could be started. *cut as for pingpong_lead. */
+static double pingpong_ns(bool *cut)
 {
     pthread_t t;
+    *cut = false;
     atomic_store(&pp_flag, 0);
     if (pthread_create(&t, NULL, pingpong_other, NULL) != 0)
         return -1;
-    double t0 = now_s();
-    for (long i = 0; i < PP_ROUNDS; i++) {
-        atomic_store_explicit(&pp_flag, 2 * i + 1, memory_order_release);
-        while (atomic_load_explicit(&pp_flag, memory_order_acquire) != 2 * i + 2) {
-        }
-    }
-    double ns = (now_s() - t0) / PP_ROUNDS * 1e9;
+    double ns = pingpong_lead(cut);
     pthread_join(t, NULL);
     return ns;
 }
@@ -620,13 +658,18 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
     if (opened != 0)
         return opened > 0;
     double rt[5];
-    for (int k = 0; k < 5; k++)
-        rt[k] = pingpong_ns();
+    bool cut = false;
+    for (int k = 0; k < 5; k++) {
+        bool c;
+        rt[k] = pingpong_ns(&c);
+        cut = cut || c;
+    }
     small_iters = iters / 10 ? iters / 10 : 1;
     double *q = must_alloc(NQ * (size_t)CALLS * sizeof(double));
     double *med = must_alloc(NQ * (size_t)reps * sizeof(double));
 
-    printf("# cache line round trip between two threads: %.0f ns (median of 5)\n", median(rt, 5));
+    printf("# cache line round trip between two threads: %.0f ns (median of 5)%s\n",
+           median(rt, 5), cut ? PP_CUT_NOTE : "");
     printf("# %s: %d items of %lu bench_work iterations, pool of 2, %d calls a run, medians of "
            "%d runs; us from the call's start, after an item's end, or in all between items\n",
            system, N, small_iters, CALLS, reps);
@@ -1328,10 +1371,11 @@ static void *pinned_other(void *arg)
     return pingpong_other(NULL);
 }
 
-static double pingpong_pinned(int cpu)
+static double pingpong_pinned(int cpu, bool *cut)
 {
     cpu_set_t old;
     pthread_t t;
+    *cut = false;
     if (pthread_getaffinity_np(pthread_self(), sizeof old, &old) != 0 || pin_to(0) != 0)
         return -1;
     pp_cpu = cpu;
@@ -1339,20 +1383,14 @@ static double pingpong_pinned(int cpu)
     atomic_store(&pp_pinned, 0);
     double ns = -1;
     if (pthread_create(&t, NULL, pinned_other, NULL) == 0) {
-        while (atomic_load(&pp_pinned) == 0) {
-        }
+        while (atomic_load(&pp_pinned) == 0)
+            sched_yield(); /* it may have started on this CPU */
         if (atomic_load(&pp_pinned) < 0) { /* that CPU is not ours to use */
             pthread_join(t, NULL);
             pthread_setaffinity_np(pthread_self(), sizeof old, &old);
             return -1;
         }
-        double t0 = now_s();
-        for (long i = 0; i < PP_ROUNDS; i++) {
-            atomic_store_explicit(&pp_flag, 2 * i + 1, memory_order_release);
-            while (atomic_load_explicit(&pp_flag, memory_order_acquire) != 2 * i + 2) {
-            }
-        }
-        ns = (now_s() - t0) / PP_ROUNDS * 1e9;
+        ns = pingpong_lead(cut);
         pthread_join(t, NULL);
     }
     pthread_setaffinity_np(pthread_self(), sizeof old, &old);
@@ -1388,24 +1426,26 @@ static int probe_costs(void)
 #if defined(__linux__)
     cpu_set_t allowed;
     if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) < 2) {
-        /* Two threads spinning on one CPU hand the line over once a time
-         * slice: nothing to measure. */
+        /* Two threads on one CPU hand the line over by switching: the
+         * figure would be the scheduler's, not the cache's. */
         printf("# one CPU allowed: no line round trips\n");
         return 0;
     }
 #endif
-    printf("%-34s %8.1f ns\n", "line round trip, unpinned threads", pingpong_ns());
+    bool cut;
+    double rt = pingpong_ns(&cut);
+    printf("%-34s %8.1f ns%s\n", "line round trip, unpinned threads", rt, cut ? PP_CUT_NOTE : "");
 #if defined(__linux__)
     int cpus[3] = { 1, (int)(ncpu / 2), (int)(ncpu - 1) };
     for (int k = 0; k < 3; k++) {
         if (cpus[k] < 1 || cpus[k] >= ncpu || (k > 0 && cpus[k] == cpus[k - 1]))
             continue;
         snprintf(buf, sizeof buf, "line round trip, CPUs 0 and %d", cpus[k]);
-        double ns = pingpong_pinned(cpus[k]);
+        double ns = pingpong_pinned(cpus[k], &cut);
         if (ns < 0)
             printf("%-34s %8s (cannot pin there)\n", buf, "-");
         else
-            printf("%-34s %8.1f ns\n", buf, ns);
+            printf("%-34s %8.1f ns%s\n", buf, ns, cut ? PP_CUT_NOTE : "");
     }
 #endif
     return 0;
