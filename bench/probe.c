@@ -95,7 +95,9 @@
  *     100 calls that are not timed: the system before it leaves its
  *     workers spinning for a while (poolmap's up to 0.5 ms, pthreadpool's
  *     about 15 ms on the 2-core VM), and on 2 CPUs they took the first
- *     calls' CPU. bench/ab_small.sh compares two builds with it.
+ *     calls' CPU. bench/ab_small.sh compares two builds with it. With
+ *     fewer CPUs allowed than N, blocks of 50 calls after 5 (pthreadpool's
+ *     calls then wait out time slices: milliseconds each).
  *   bench_probe startup [--system poolmap|pthreadpool] [--threads N] [--iters K]
  *     A fresh pool's first calls: the process's first pool of N threads,
  *     timed as it is created and then given 2000 W5 calls at once: how
@@ -103,8 +105,9 @@
  *     thread but the caller ran an item. Linux may start a thread on its
  *     creator's CPU, where it waits while the creator runs (a pool made
  *     later in the same process rarely does); run it as many processes.
- *     Then (where pthreadpool is found) a poolmap pool and a pthreadpool
- *     called in turns, one call each: whose workers keep the CPUs.
+ *     Then (where pthreadpool is found, and N CPUs are allowed) a poolmap
+ *     pool and a pthreadpool called in turns, one call each: whose workers
+ *     keep the CPUs.
  *   bench_probe costs
  *     The machine's prices: the clock source, CPU 0's hyperthread siblings,
  *     ns per clock_gettime, rdtsc, pause, uncontended compare-exchange and
@@ -1398,6 +1401,18 @@ static double pingpong_pinned(int cpu, bool *cut)
 }
 #endif
 
+/* The CPUs this process may run on (its affinity mask on Linux), at least 1. */
+static int cpus_allowed(void)
+{
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 1 ? (int)n : 1;
+}
+
 static int probe_costs(void)
 {
     char buf[256];
@@ -1423,15 +1438,12 @@ static int probe_costs(void)
         atomic_compare_exchange_strong(&word, &v, v + 1);
     });
     COSTS_TIME("sched_yield", 100000, sched_yield());
-#if defined(__linux__)
-    cpu_set_t allowed;
-    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) < 2) {
+    if (cpus_allowed() < 2) {
         /* Two threads on one CPU hand the line over by switching: the
          * figure would be the scheduler's, not the cache's. */
         printf("# one CPU allowed: no line round trips\n");
         return 0;
     }
-#endif
     bool cut;
     double rt = pingpong_ns(&cut);
     printf("%-34s %8.1f ns%s\n", "line round trip, unpinned threads", rt, cut ? PP_CUT_NOTE : "");
@@ -1472,9 +1484,17 @@ static void plain_task(void *ctx, size_t i)
 
 static int probe_small(int nthreads, int reps, unsigned long iters)
 {
-    enum { N = 64, CALLS = 1000, SETTLE = 100, NSYS = 3 };
+    enum { N = 64, NSYS = 3 };
     static const char *const name[NSYS] = { "serial loop", "poolmap", "pthreadpool" };
+    int calls = 1000, settle = 100;
     small_iters = iters / 10 ? iters / 10 : 1;
+    if (cpus_allowed() < nthreads) {
+        /* pthreadpool's worker spins after a call on the CPU its caller
+         * needs: each call can wait out a time slice (1000 calls: seconds). */
+        calls = 50;
+        settle = 5;
+        printf("# %d CPU(s) for %d threads: fewer calls a block\n", cpus_allowed(), nthreads);
+    }
     pool_t *pool = pool_create((size_t)nthreads);
     if (pool == NULL)
         return 1;
@@ -1495,7 +1515,7 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
     int rc = 0;
     printf("# %d items of %lu bench_work iterations, %d threads, %d calls a block after %d "
            "untimed, the systems in turns, medians of %d blocks (us per call)\n",
-           N, small_iters, nthreads, CALLS, SETTLE, reps);
+           N, small_iters, nthreads, calls, settle, reps);
 #ifdef POOL_ACCOUNT
     static acct_snap acct_sum, acct_zero; /* zero */
 #endif
@@ -1505,7 +1525,7 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
             acct_snap acct_before, acct_after;
 #endif
             double t0 = 0;
-            for (int c = -SETTLE; c < CALLS; c++) {
+            for (int c = -settle; c < calls; c++) {
                 if (c == 0) {
 #ifdef POOL_ACCOUNT
                     acct_take(&acct_before);
@@ -1525,7 +1545,7 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
 #endif
             }
             if (r >= 0)
-                t[s * reps + r] = (now_s() - t0) / CALLS * 1e6;
+                t[s * reps + r] = (now_s() - t0) / calls * 1e6;
 #ifdef POOL_ACCOUNT
             acct_take(&acct_after);
             if (r >= 0 && s == 1) {
@@ -1541,7 +1561,7 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
         printf("%-12s %8.3f\n", name[s], median(t + s * reps, reps));
 #ifdef POOL_ACCOUNT
     if (rc == 0) /* poolmap's blocks */
-        rc |= acct_print(&acct_zero, &acct_sum, CALLS * reps, nthreads);
+        rc |= acct_print(&acct_zero, &acct_sum, calls * reps, nthreads);
 #endif
     free(t);
     peer_close(tp);
@@ -1619,8 +1639,13 @@ static int probe_startup(const char *system, int nthreads, unsigned long iters)
 
 #ifdef BENCH_PROBE_PTHREADPOOL
     /* Both pools in one process, called in turns, one call each: whichever
-     * pool's workers spin the longer after a call keeps the CPUs. */
-    if (rc == 0) {
+     * pool's workers spin the longer after a call keeps the CPUs. With fewer
+     * CPUs than threads pthreadpool's spinning makes each call wait out a
+     * time slice (seconds in all), and nobody keeps a CPU: not run. */
+    if (rc == 0 && cpus_allowed() < nthreads)
+        printf("# %d CPU(s) for %d threads: the pools in turns not run\n", cpus_allowed(),
+               nthreads);
+    else if (rc == 0) {
         pool_t *pm = pool_create((size_t)nthreads);
         peer_pool pt = pthreadpool_create((size_t)nthreads);
         double *t[2] = { must_alloc(CALLS * sizeof(double)), must_alloc(CALLS * sizeof(double)) };
