@@ -1488,12 +1488,13 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
     static const char *const name[NSYS] = { "serial loop", "poolmap", "pthreadpool" };
     int calls = 1000, settle = 100;
     small_iters = iters / 10 ? iters / 10 : 1;
-    if (cpus_allowed() < nthreads) {
+    int ncpu = cpus_allowed();
+    if (ncpu < nthreads) {
         /* pthreadpool's worker spins after a call on the CPU its caller
          * needs: each call can wait out a time slice (1000 calls: seconds). */
         calls = 50;
         settle = 5;
-        printf("# %d CPU(s) for %d threads: fewer calls a block\n", cpus_allowed(), nthreads);
+        printf("# %d CPU(s) for %d threads: fewer calls a block\n", ncpu, nthreads);
     }
     pool_t *pool = pool_create((size_t)nthreads);
     if (pool == NULL)
@@ -1642,9 +1643,9 @@ static int probe_startup(const char *system, int nthreads, unsigned long iters)
      * pool's workers spin the longer after a call keeps the CPUs. With fewer
      * CPUs than threads pthreadpool's spinning makes each call wait out a
      * time slice (seconds in all), and nobody keeps a CPU: not run. */
-    if (rc == 0 && cpus_allowed() < nthreads)
-        printf("# %d CPU(s) for %d threads: the pools in turns not run\n", cpus_allowed(),
-               nthreads);
+    int ncpu = cpus_allowed();
+    if (rc == 0 && ncpu < nthreads)
+        printf("# %d CPU(s) for %d threads: the pools in turns not run\n", ncpu, nthreads);
     else if (rc == 0) {
         pool_t *pm = pool_create((size_t)nthreads);
         peer_pool pt = pthreadpool_create((size_t)nthreads);
