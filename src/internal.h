@@ -239,6 +239,17 @@ struct pool {
  * hold at most about this long beyond one item. */
 #define POOL__CLAIM_MIN_NS 1000ull
 
+/* The floor for a call not nested in another call's items, whose helpers
+ * come at once: there a claim's cost weighs more than a long last claim,
+ * which the quarter's bound keeps short anyway (with either floor a
+ * share's last seven claims are single items). W5 (64 items of ~1 us) on
+ * 2 threads made about 21 claims a thread with the 1 us floor, 13 with
+ * this one, and took 0.9948-0.9984 of the time in four runs of
+ * bench/ab_small.sh (2-core Xeon VM, docs/bench-log.md). Nested calls
+ * keep POOL__CLAIM_MIN_NS: their shares are dealt to threads that may
+ * come late or never, and are taken whole and claimed over. */
+#define POOL__CLAIM_FLOOR_NS 8000ull
+
 /* One finished chunk, kept for pool_future_next() (POOL_ASYNC_CHUNKS). */
 struct pool__record {
     size_t begin, end;

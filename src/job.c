@@ -376,8 +376,9 @@ static unsigned job_deal(const pool_t *pool, const struct pool__job *job, unsign
 }
 
 /* Claim the front of the thread's own slot: an eighth of what is left, or
- * up to a quarter to reach `least` (POOL__CLAIM_MIN_NS of items at the
- * last span's rate), at least min_chunk, at most `cap` items (see
+ * up to a quarter to reach `least` (POOL__CLAIM_FLOOR_NS of items at the
+ * last span's rate, POOL__CLAIM_MIN_NS in a nested call), at least
+ * min_chunk, at most `cap` items (see
  * claim_cap). A claim cannot be
  * stolen once made: halves left a Mandelbrot call waiting up to 10 ms on
  * one thread's first claim of the costly middle rows (2 threads); eighths
@@ -612,7 +613,7 @@ static size_t claim_cap(const pool_t *pool, size_t ran, unsigned long long ticks
  * POOL__PACE_CHUNKS untimed chunks of more than one item: items that turn
  * costly are seen within a few claims, as they were within one when every
  * chunk was timed. Single items are not counted: no rate can make a claim
- * smaller than one, and W5's tail of them (about 14 a thread) read the
+ * smaller than one, and W5's tail of them (then about 14 a thread) read the
  * clock 3 times more a thread a call; counted, W5 at 2 threads took 0.8 %
  * longer (bench/ab.sh, 7 rounds, 2-core Xeon VM).
  */
@@ -623,6 +624,7 @@ struct pool__pace {
     size_t unread;            /* items run since the last read */
     unsigned chunks;          /* chunks of 2 or more items since the last read */
     bool fresh; /* the next chunk starts a span: read before it and after */
+    unsigned long long floor_div; /* least = cap / floor_div (the floor's) */
 };
 
 /* True when the chunks since the last read are to be timed now: the
@@ -650,8 +652,7 @@ static void pace_read(const pool_t *pool, struct pool__pace *pace,
         return;
     pace->cap = claim_cap(pool, pace->unread, t);
     pace->unread = 0;
-    pace->least =
-        pace->cap == SIZE_MAX ? 0 : pace->cap / (POOL__CLAIM_NS / POOL__CLAIM_MIN_NS);
+    pace->least = pace->cap == SIZE_MAX ? 0 : pace->cap / pace->floor_div;
 }
 
 /* job_work with slots: the thread's own slot first, then steals. A failure
@@ -664,7 +665,9 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
     struct pool__slot *mine = slot < job->nslots ? &job->slots[slot] : NULL;
     struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, false, 0, 0 };
     size_t b, e, stop;
-    struct pool__pace pace = { 0, SIZE_MAX, 0, 0, 0, true }; /* no chunk timed yet */
+    struct pool__pace pace = { 0, SIZE_MAX, 0, 0, 0, true, /* no chunk timed yet */
+                               POOL__CLAIM_NS / (job->parent ? POOL__CLAIM_MIN_NS
+                                                             : POOL__CLAIM_FLOOR_NS) };
 
     if (mine != NULL && slot != 0)
         pool__store_relaxed(&mine->owned, true);

@@ -641,6 +641,7 @@ typedef struct claim_log {
     bool overflow;
     int64_t item_ns;
     size_t period, cheap; /* item i is free when i % period < cheap */
+    bool spin;            /* costly items spin (keep the CPU), else sleep */
 } claim_log;
 
 static bool claim_item_costly(const claim_log *claims, size_t i)
@@ -663,8 +664,12 @@ static int logged_range(void *ctx, size_t b, size_t e)
     }
     pthread_mutex_unlock(&claims->lock);
     for (size_t i = b; i < e; i++)
-        if (claim_item_costly(claims, i))
-            tu_sleep_ns(claims->item_ns);
+        if (claim_item_costly(claims, i)) {
+            if (claims->spin)
+                tu_spin_ns(claims->item_ns);
+            else
+                tu_sleep_ns(claims->item_ns);
+        }
     return 0;
 }
 
@@ -684,6 +689,7 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
         claims.item_ns = 3 * (int64_t)POOL__CLAIM_NS;
         claims.period = 1;
         claims.cheap = 0;
+        claims.spin = false;
         tu_where("pool_create(%zu), %zu items of %lld ns", sizes[p], n,
                  (long long)claims.item_ns);
         TU_ASSERT_EQ(pool_for_range(pool, n, logged_range, &claims), 0);
@@ -728,7 +734,7 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
  * 32 of 3 x POOL__CLAIM_NS. Claims holding two or more costly items: 2
  * when every chunk was timed, 7 with the guard, 14 without it (claims of
  * an eighth of what is left until the share ran out). And the floor of
- * POOL__CLAIM_MIN_NS of items, reckoned at the free items' rate, must not
+ * POOL__CLAIM_FLOOR_NS of items, reckoned at the free items' rate, must not
  * hand the costly ones out wholesale: at most a quarter of a share's 32
  * costly items in one claim (without the quarter's bound, 27 and 30).
  */
@@ -758,6 +764,7 @@ static void items_that_turn_costly_mid_share_come_one_per_claim_within_a_few_cla
     claims.item_ns = 3 * (int64_t)POOL__CLAIM_NS;
     claims.period = 64;
     claims.cheap = 32;
+    claims.spin = false;
     pool_t *pool = tu_pool_open(2);
     tu_latch_init(&r.held);
     tu_latch_init(&r.call_done);
@@ -783,6 +790,66 @@ static void items_that_turn_costly_mid_share_come_one_per_claim_within_a_few_cla
     TU_ASSERT_EQ(covered, 128);
     TU_ASSERT_TRUE(several <= 2 * (POOL__PACE_CHUNKS + 1));
     TU_ASSERT_TRUE(most <= 32 / 4);
+    tu_latch_destroy(&r.call_done);
+    tu_latch_destroy(&r.held);
+    pool_destroy(pool);
+    pthread_mutex_destroy(&claims.lock);
+}
+
+/*
+ * Items of about a microsecond in a call not nested in another's items:
+ * once a thread has timed a span, its claims reach for POOL__CLAIM_FLOOR_NS
+ * of items (8 us) where up to a quarter of what is left allows, not just
+ * an eighth (src/internal.h), since a claim's own cost is a good part of
+ * such an item; a share's last claims are still single items. One thread
+ * runs the whole call (the worker held as above), its own share and then
+ * the other share whole, 32 items of 1 us each: 13 claims a share, 26 in
+ * all (with the 1 us floor of nested calls, eighths down to single items:
+ * 21 a share, 42). The fewest over five calls is checked: a busy machine
+ * only adds claims (a span that lost the CPU reads as costly items).
+ */
+static void microsecond_items_come_several_to_a_claim_down_to_single_last_ones(void **state)
+{
+    static claim_log claims; /* 9 KiB: off the stack */
+    turn_run r;
+    pool_future_t *held;
+    size_t fewest = SIZE_MAX;
+
+    (void)state;
+    TU_ASSERT_EQ(pthread_mutex_init(&claims.lock, NULL), 0);
+    claims.item_ns = 1000;
+    claims.period = 1;
+    claims.cheap = 0;
+    claims.spin = true;
+    pool_t *pool = tu_pool_open(2);
+    tu_latch_init(&r.held);
+    tu_latch_init(&r.call_done);
+    TU_ASSERT_EQ(pool_submit(pool, turn_held_task, &r, NULL, &held), 0);
+    TU_ASSERT_EQ(tu_latch_wait(&r.held, 1, TU_MS(10000)), 0);
+    for (int call = 0; call < 5; call++) {
+        claims.nranges = 0;
+        claims.overflow = false;
+        tu_where("pool_create(2): 64 items of 1 us on one thread, call %d", call);
+        TU_ASSERT_EQ(pool_for_range(pool, 64, logged_range, &claims), 0);
+        TU_ASSERT_EQ(claims.overflow, false);
+        size_t covered = 0;
+        for (size_t k = 0; k < claims.nranges; k++)
+            covered += claims.ranges[k].end - claims.ranges[k].begin;
+        TU_ASSERT_EQ(covered, 64);
+        /* Each share ends in single items: the call's last claim too. */
+        TU_ASSERT_EQ(claims.ranges[claims.nranges - 1].end -
+                         claims.ranges[claims.nranges - 1].begin,
+                     1);
+        fewest = claims.nranges < fewest ? claims.nranges : fewest;
+    }
+    tu_latch_add(&r.call_done, 1);
+    TU_ASSERT_EQ(pool_future_wait(held, POOL_FOREVER), 0);
+    pool_future_free(held);
+    tu_where("pool_create(2): the fewest claims of 64 items of 1 us over 5 calls: %zu",
+             fewest);
+    /* Under valgrind a clock read or a lock costs more than such an item. */
+    if (!tu_under_valgrind())
+        TU_ASSERT_TRUE(fewest <= 34);
     tu_latch_destroy(&r.call_done);
     tu_latch_destroy(&r.held);
     pool_destroy(pool);
@@ -879,6 +946,7 @@ int main(int argc, char **argv)
         TU_TEST(calls_after_any_idle_gap_wake_every_sleeping_worker),
         TU_TEST(costly_items_come_one_per_claim_cheap_ones_many_to_a_claim),
         TU_TEST(items_that_turn_costly_mid_share_come_one_per_claim_within_a_few_claims),
+        TU_TEST(microsecond_items_come_several_to_a_claim_down_to_single_last_ones),
         TU_TEST(a_call_nested_in_a_busy_pool_keeps_its_items_in_one_share),
 #ifdef POOLMAP_TEST_STEAL_GAP
         TU_TEST(items_a_helper_leaves_behind_unseen_still_run),
