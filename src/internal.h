@@ -229,14 +229,15 @@ struct pool {
  * a few claims. */
 #define POOL__PACE_CHUNKS 4u
 
-/* Once a thread has timed a span, its claims from its own share hold at
- * least this much work at the span's rate where up to a quarter of what
- * is left allows (the cap permitting), so that a claim's own cost stays a
- * small part of it: a W6 call on 16 threads (8 inner calls of 10^4 items
- * of 0.04-0.07 us) made about 5900 claims of 13 items, well under 1 us
- * each (bench_probe nested, counted on the 2-core VM), where a claim
- * costs about 0.1 us on the Xeon VM. The last claims of a call
- * hold at most about this long beyond one item. */
+/* Once a thread has timed a span, its claims from its own share of a
+ * call nested in another's items hold at least this much work at the
+ * span's rate where up to a quarter of what is left allows (the cap
+ * permitting), so that a claim's own cost stays a small part of it: a W6
+ * call on 16 threads (8 inner calls of 10^4 items of 0.04-0.07 us) made
+ * about 5900 claims of 13 items, well under 1 us each (bench_probe
+ * nested, counted on the 2-core VM), where a claim costs about 0.1 us on
+ * the Xeon VM. The last claims of such a call hold at most about this
+ * long beyond one item. Other calls: POOL__CLAIM_FLOOR_NS. */
 #define POOL__CLAIM_MIN_NS 1000ull
 
 /* The floor for a call not nested in another call's items, whose helpers
