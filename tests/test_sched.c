@@ -738,43 +738,68 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
  * hand the costly ones out wholesale: at most a quarter of a share's 32
  * costly items in one claim (without the quarter's bound, 27 and 30).
  */
-typedef struct turn_run {
-    tu_latch held;      /* the task has begun */
-    tu_latch call_done; /* the call returned */
-} turn_run;
+/* A pool of 2 whose worker is held in an async task until the calls are
+ * done: the caller runs every item of its calls itself, its own share and
+ * then the other share whole. */
+typedef struct held_pool {
+    pool_t *pool;
+    pool_future_t *task;
+    tu_latch held;       /* the task has begun */
+    tu_latch calls_done; /* the test's calls returned */
+} held_pool;
 
-static int turn_held_task(void *ctx)
+static int held_task(void *ctx)
 {
-    turn_run *r = ctx;
-    tu_latch_add(&r->held, 1);
-    return tu_latch_wait(&r->call_done, 1, TU_MS(10000));
+    held_pool *h = ctx;
+    tu_latch_add(&h->held, 1);
+    return tu_latch_wait(&h->calls_done, 1, TU_MS(10000));
+}
+
+static void held_pool_open(held_pool *h)
+{
+    h->pool = tu_pool_open(2);
+    tu_latch_init(&h->held);
+    tu_latch_init(&h->calls_done);
+    TU_ASSERT_EQ(pool_submit(h->pool, held_task, h, NULL, &h->task), 0);
+    TU_ASSERT_EQ(tu_latch_wait(&h->held, 1, TU_MS(10000)), 0);
+}
+
+static void held_pool_close(held_pool *h)
+{
+    tu_latch_add(&h->calls_done, 1);
+    TU_ASSERT_EQ(pool_future_wait(h->task, POOL_FOREVER), 0);
+    pool_future_free(h->task);
+    tu_latch_destroy(&h->calls_done);
+    tu_latch_destroy(&h->held);
+    pool_destroy(h->pool);
+}
+
+/* Items `item_ns` long (spinning or asleep), but for the first `cheap` of
+ * every `period`, which are free. */
+static void claim_log_start(claim_log *c, int64_t item_ns, size_t period, size_t cheap,
+                            bool spin)
+{
+    TU_ASSERT_EQ(pthread_mutex_init(&c->lock, NULL), 0);
+    c->nranges = 0;
+    c->overflow = false;
+    c->item_ns = item_ns;
+    c->period = period;
+    c->cheap = cheap;
+    c->spin = spin;
 }
 
 static void items_that_turn_costly_mid_share_come_one_per_claim_within_a_few_claims(
     void **state)
 {
     static claim_log claims; /* 9 KiB: off the stack */
-    turn_run r;
-    pool_future_t *held;
+    held_pool h;
 
     (void)state;
-    TU_ASSERT_EQ(pthread_mutex_init(&claims.lock, NULL), 0);
-    claims.nranges = 0;
-    claims.overflow = false;
-    claims.item_ns = 3 * (int64_t)POOL__CLAIM_NS;
-    claims.period = 64;
-    claims.cheap = 32;
-    claims.spin = false;
-    pool_t *pool = tu_pool_open(2);
-    tu_latch_init(&r.held);
-    tu_latch_init(&r.call_done);
+    claim_log_start(&claims, 3 * (int64_t)POOL__CLAIM_NS, 64, 32, false);
     tu_where("pool_create(2): 128 items, free then costly in each half, on one thread");
-    TU_ASSERT_EQ(pool_submit(pool, turn_held_task, &r, NULL, &held), 0);
-    TU_ASSERT_EQ(tu_latch_wait(&r.held, 1, TU_MS(10000)), 0);
-    int rc = pool_for_range(pool, 128, logged_range, &claims);
-    tu_latch_add(&r.call_done, 1);
-    TU_ASSERT_EQ(pool_future_wait(held, POOL_FOREVER), 0);
-    pool_future_free(held);
+    held_pool_open(&h);
+    int rc = pool_for_range(h.pool, 128, logged_range, &claims);
+    held_pool_close(&h);
     TU_ASSERT_EQ(rc, 0);
     TU_ASSERT_EQ(claims.overflow, false);
 
@@ -790,9 +815,6 @@ static void items_that_turn_costly_mid_share_come_one_per_claim_within_a_few_cla
     TU_ASSERT_EQ(covered, 128);
     TU_ASSERT_TRUE(several <= 2 * (POOL__PACE_CHUNKS + 1));
     TU_ASSERT_TRUE(most <= 32 / 4);
-    tu_latch_destroy(&r.call_done);
-    tu_latch_destroy(&r.held);
-    pool_destroy(pool);
     pthread_mutex_destroy(&claims.lock);
 }
 
@@ -811,26 +833,17 @@ static void items_that_turn_costly_mid_share_come_one_per_claim_within_a_few_cla
 static void microsecond_items_come_several_to_a_claim_down_to_single_last_ones(void **state)
 {
     static claim_log claims; /* 9 KiB: off the stack */
-    turn_run r;
-    pool_future_t *held;
+    held_pool h;
     size_t fewest = SIZE_MAX;
 
     (void)state;
-    TU_ASSERT_EQ(pthread_mutex_init(&claims.lock, NULL), 0);
-    claims.item_ns = 1000;
-    claims.period = 1;
-    claims.cheap = 0;
-    claims.spin = true;
-    pool_t *pool = tu_pool_open(2);
-    tu_latch_init(&r.held);
-    tu_latch_init(&r.call_done);
-    TU_ASSERT_EQ(pool_submit(pool, turn_held_task, &r, NULL, &held), 0);
-    TU_ASSERT_EQ(tu_latch_wait(&r.held, 1, TU_MS(10000)), 0);
+    claim_log_start(&claims, 1000, 1, 0, true);
+    held_pool_open(&h);
     for (int call = 0; call < 5; call++) {
         claims.nranges = 0;
         claims.overflow = false;
         tu_where("pool_create(2): 64 items of 1 us on one thread, call %d", call);
-        TU_ASSERT_EQ(pool_for_range(pool, 64, logged_range, &claims), 0);
+        TU_ASSERT_EQ(pool_for_range(h.pool, 64, logged_range, &claims), 0);
         TU_ASSERT_EQ(claims.overflow, false);
         size_t covered = 0;
         for (size_t k = 0; k < claims.nranges; k++)
@@ -842,17 +855,12 @@ static void microsecond_items_come_several_to_a_claim_down_to_single_last_ones(v
                      1);
         fewest = claims.nranges < fewest ? claims.nranges : fewest;
     }
-    tu_latch_add(&r.call_done, 1);
-    TU_ASSERT_EQ(pool_future_wait(held, POOL_FOREVER), 0);
-    pool_future_free(held);
+    held_pool_close(&h);
     tu_where("pool_create(2): the fewest claims of 64 items of 1 us over 5 calls: %zu",
              fewest);
     /* Under valgrind a clock read or a lock costs more than such an item. */
     if (!tu_under_valgrind())
         TU_ASSERT_TRUE(fewest <= 34);
-    tu_latch_destroy(&r.call_done);
-    tu_latch_destroy(&r.held);
-    pool_destroy(pool);
     pthread_mutex_destroy(&claims.lock);
 }
 
