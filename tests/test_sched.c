@@ -721,23 +721,6 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
     pthread_mutex_destroy(&claims.lock);
 }
 
-/*
- * A thread reads the clock once a span of chunks, not once a chunk (src/
- * job.c, struct pool__pace): its first chunks of a share were cheap, so
- * it times the next ones only now and then. Items that turn costly in the
- * middle of the share are still seen within a few claims: after at most
- * POOL__PACE_CHUNKS untimed chunks of two or more items, and from then on
- * come one per claim.
- * One thread runs the whole call (the pool's worker is held in an async
- * task), its own share and then the other share whole, each 32 free items
- * followed by
- * 32 of 3 x POOL__CLAIM_NS. Claims holding two or more costly items: 2
- * when every chunk was timed, 7 with the guard, 14 without it (claims of
- * an eighth of what is left until the share ran out). And the floor of
- * POOL__CLAIM_FLOOR_NS of items, reckoned at the free items' rate, must not
- * hand the costly ones out wholesale: at most a quarter of a share's 32
- * costly items in one claim (without the quarter's bound, 27 and 30).
- */
 /* A pool of 2 whose worker is held in an async task until the calls are
  * done: the caller runs every item of its calls itself, its own share and
  * then the other share whole. */
@@ -788,6 +771,23 @@ static void claim_log_start(claim_log *c, int64_t item_ns, size_t period, size_t
     c->spin = spin;
 }
 
+/*
+ * A thread reads the clock once a span of chunks, not once a chunk (src/
+ * job.c, struct pool__pace): its first chunks of a share were cheap, so
+ * it times the next ones only now and then. Items that turn costly in the
+ * middle of the share are still seen within a few claims: after at most
+ * POOL__PACE_CHUNKS untimed chunks of two or more items, and from then on
+ * come one per claim.
+ * One thread runs the whole call (the pool's worker is held in an async
+ * task), its own share and then the other share whole, each 32 free items
+ * followed by
+ * 32 of 3 x POOL__CLAIM_NS. Claims holding two or more costly items: 2
+ * when every chunk was timed, 7 with the guard, 14 without it (claims of
+ * an eighth of what is left until the share ran out). And the floor of
+ * POOL__CLAIM_FLOOR_NS of items, reckoned at the free items' rate, must not
+ * hand the costly ones out wholesale: at most a quarter of a share's 32
+ * costly items in one claim (without the quarter's bound, 27 and 30).
+ */
 static void items_that_turn_costly_mid_share_come_one_per_claim_within_a_few_claims(
     void **state)
 {
