@@ -245,8 +245,9 @@ struct pool {
  * which the quarter's bound keeps short anyway (with either floor a
  * share's last seven claims are single items). W5 (64 items of ~1 us) on
  * 2 threads made about 21 claims a thread with the 1 us floor, 13 with
- * this one, and took 0.9948-0.9984 of the time in four runs of
- * bench/ab_small.sh (2-core Xeon VM, docs/bench-log.md). Nested calls
+ * this one, and took 0.9948-0.9996 of the time in seven runs of
+ * bench/ab_small.sh, all below 1 (2-core Xeon VM, docs/bench-log.md): a
+ * small gain, but a steady one. Nested calls
  * keep POOL__CLAIM_MIN_NS: their shares are dealt to threads that may
  * come late or never, and are taken whole and claimed over. */
 #define POOL__CLAIM_FLOOR_NS 8000ull
