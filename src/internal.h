@@ -247,9 +247,9 @@ struct pool {
  * 2 threads made about 21 claims a thread with the 1 us floor, 13 with
  * this one, and took 0.9948-0.9996 of the time in seven runs of
  * bench/ab_small.sh, all below 1 (2-core Xeon VM, docs/bench-log.md): a
- * small gain, but a steady one. Nested calls
- * keep POOL__CLAIM_MIN_NS: their shares are dealt to threads that may
- * come late or never, and are taken whole and claimed over. */
+ * small gain, but a steady one. Nested calls keep POOL__CLAIM_MIN_NS:
+ * their shares are dealt to threads that may come late or never, and are
+ * taken whole and claimed over. */
 #define POOL__CLAIM_FLOOR_NS 8000ull
 
 /* One finished chunk, kept for pool_future_next() (POOL_ASYNC_CHUNKS). */

@@ -649,6 +649,19 @@ static bool claim_item_costly(const claim_log *claims, size_t i)
     return i % claims->period >= claims->cheap;
 }
 
+/* An empty log of items `item_ns` long (spinning or asleep), but for the
+ * first `cheap` of every `period`, which are free. */
+static void claim_log_reset(claim_log *c, int64_t item_ns, size_t period, size_t cheap,
+                            bool spin)
+{
+    c->nranges = 0;
+    c->overflow = false;
+    c->item_ns = item_ns;
+    c->period = period;
+    c->cheap = cheap;
+    c->spin = spin;
+}
+
 static int logged_range(void *ctx, size_t b, size_t e)
 {
     claim_log *claims = ctx;
@@ -684,12 +697,7 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
         pool_t *pool = tu_pool_open(sizes[p]);
         size_t n = 24 * sizes[p];
 
-        claims.nranges = 0;
-        claims.overflow = false;
-        claims.item_ns = 3 * (int64_t)POOL__CLAIM_NS;
-        claims.period = 1;
-        claims.cheap = 0;
-        claims.spin = false;
+        claim_log_reset(&claims, 3 * (int64_t)POOL__CLAIM_NS, 1, 0, false);
         tu_where("pool_create(%zu), %zu items of %lld ns", sizes[p], n,
                  (long long)claims.item_ns);
         TU_ASSERT_EQ(pool_for_range(pool, n, logged_range, &claims), 0);
@@ -757,20 +765,6 @@ static void held_pool_close(held_pool *h)
     pool_destroy(h->pool);
 }
 
-/* Items `item_ns` long (spinning or asleep), but for the first `cheap` of
- * every `period`, which are free. */
-static void claim_log_start(claim_log *c, int64_t item_ns, size_t period, size_t cheap,
-                            bool spin)
-{
-    TU_ASSERT_EQ(pthread_mutex_init(&c->lock, NULL), 0);
-    c->nranges = 0;
-    c->overflow = false;
-    c->item_ns = item_ns;
-    c->period = period;
-    c->cheap = cheap;
-    c->spin = spin;
-}
-
 /*
  * A thread reads the clock once a span of chunks, not once a chunk (src/
  * job.c, struct pool__pace): its first chunks of a share were cheap, so
@@ -795,7 +789,8 @@ static void items_that_turn_costly_mid_share_come_one_per_claim_within_a_few_cla
     held_pool h;
 
     (void)state;
-    claim_log_start(&claims, 3 * (int64_t)POOL__CLAIM_NS, 64, 32, false);
+    TU_ASSERT_EQ(pthread_mutex_init(&claims.lock, NULL), 0);
+    claim_log_reset(&claims, 3 * (int64_t)POOL__CLAIM_NS, 64, 32, false);
     tu_where("pool_create(2): 128 items, free then costly in each half, on one thread");
     held_pool_open(&h);
     int rc = pool_for_range(h.pool, 128, logged_range, &claims);
@@ -837,11 +832,10 @@ static void microsecond_items_come_several_to_a_claim_down_to_single_last_ones(v
     size_t fewest = SIZE_MAX;
 
     (void)state;
-    claim_log_start(&claims, 1000, 1, 0, true);
+    TU_ASSERT_EQ(pthread_mutex_init(&claims.lock, NULL), 0);
     held_pool_open(&h);
     for (int call = 0; call < 5; call++) {
-        claims.nranges = 0;
-        claims.overflow = false;
+        claim_log_reset(&claims, 1000, 1, 0, true);
         tu_where("pool_create(2): 64 items of 1 us on one thread, call %d", call);
         TU_ASSERT_EQ(pool_for_range(h.pool, 64, logged_range, &claims), 0);
         TU_ASSERT_EQ(claims.overflow, false);
