@@ -21,17 +21,19 @@
  *     W4's Mandelbrot rows at 2 threads, poolmap and pthreadpool in turns in
  *     one process (built only where pthreadpool is found), so that what
  *     differs from one process to another drops out of the comparison.
- *   bench_probe timeline [--system poolmap|pthreadpool] [--reps R] [--iters K]
- *     W5's small call on a pool of 2 of the one system (pthreadpool only
- *     where it is found), per call from its start: when the caller's and
- *     the helper's first items begin, how long the call goes on after
+ *   bench_probe timeline [--system poolmap|pthreadpool|openmp] [--reps R] [--iters K]
+ *     W5's small call on a pool of 2 of the one system (pthreadpool and
+ *     OpenMP only where they are found; OpenMP's is bench_openmp's loop,
+ *     `parallel for schedule(static)` on a team of 2), per call from its
+ *     start: when the caller's and the helper's (the team's master's and
+ *     worker's) first items begin, how long the call goes on after
  *     each one's last item ends, and each thread's time between its first
  *     item's start and its last item's end spent outside items (claims,
  *     bookkeeping, a withdrawn offer). First, the machine's moment: a cache
  *     line's round trip between two threads (it ranges from about 0.08 to
  *     0.45 us on the development VM). Run each system as its own process,
  *     in turns, as bench/run.sh does.
- *   bench_probe arrivals [--threads N] [--system poolmap|pthreadpool] [--reps R]
+ *   bench_probe arrivals [--threads N] [--system poolmap|pthreadpool|openmp] [--reps R]
  *                        [--iters K]
  *     W5's small call on a pool of N threads (default 16): per call, when
  *     the first, second, ... thread to run an item starts it (a thread
@@ -143,6 +145,9 @@
 #endif
 #ifdef BENCH_PROBE_PTHREADPOOL
 #include <pthreadpool.h>
+#endif
+#ifdef BENCH_PROBE_OPENMP
+#include <omp.h>
 #endif
 
 static double now_s(void)
@@ -591,7 +596,9 @@ static double pingpong_ns(bool *cut)
     return ns;
 }
 
-/* The pthreadpool of --system pthreadpool (timeline, arrivals). */
+/* The pthreadpool of --system pthreadpool (timeline, arrivals, startup);
+ * peer_omp, the team's size for --system openmp (timeline, arrivals), else
+ * 0. */
 #ifdef BENCH_PROBE_PTHREADPOOL
 typedef pthreadpool_t peer_pool;
 
@@ -602,15 +609,27 @@ static void small_task(void *ctx, size_t i)
 #else
 typedef void *peer_pool;
 #endif
+static int peer_omp;
 
 /* For --system pthreadpool, a pthreadpool of n threads in *tp (NULL for
- * poolmap). Returns 0; 1 when it cannot be created; -1 when this probe was
- * built without pthreadpool (said on stdout: the mode has nothing to do). */
+ * poolmap and OpenMP); for --system openmp, peer_omp = n. Returns 0; 1
+ * when it cannot be created; -1 when this probe was built without the
+ * system (said on stdout: the mode has nothing to do). */
 static int peer_open(const char *system, const char *mode, size_t n, peer_pool *tp)
 {
     *tp = NULL;
     if (strcmp(system, "poolmap") == 0)
         return 0;
+    if (strcmp(system, "openmp") == 0) {
+#ifdef BENCH_PROBE_OPENMP
+        omp_set_dynamic(0); /* a team of n every time, as bench_openmp's */
+        peer_omp = (int)n;
+        return 0;
+#else
+        printf("# %s: built without OpenMP\n", mode);
+        return -1;
+#endif
+    }
 #ifdef BENCH_PROBE_PTHREADPOOL
     (void)mode;
     *tp = pthreadpool_create(n);
@@ -632,9 +651,18 @@ static void peer_close(peer_pool tp)
 #endif
 }
 
-/* One W5 call of n small items: on the pool, or on tp when it is set. */
+/* One W5 call of n small items: on the pool, on tp when it is set, or on
+ * an OpenMP team of peer_omp. */
 static int small_call(pool_t *pool, peer_pool tp, size_t n)
 {
+#ifdef BENCH_PROBE_OPENMP
+    if (peer_omp > 0) {
+#pragma omp parallel for num_threads(peer_omp) schedule(static)
+        for (size_t i = 0; i < n; i++)
+            (void)small_item(NULL, i);
+        return 0;
+    }
+#endif
 #ifdef BENCH_PROBE_PTHREADPOOL
     if (tp != NULL) {
         pthreadpool_parallelize_1d(tp, small_task, NULL, n, 0);
@@ -788,8 +816,9 @@ static int probe_arrivals(const char *system, int nthreads, int reps, unsigned l
     int opened = peer_open(system, "arrivals", nt, &tp);
     if (opened != 0)
         return opened > 0;
-    pool_t *pool = tp == NULL ? pool_create(nt) : NULL;
-    if (tp == NULL && pool == NULL)
+    bool own_pool = tp == NULL && peer_omp == 0;
+    pool_t *pool = own_pool ? pool_create(nt) : NULL;
+    if (own_pool && pool == NULL)
         return 1;
     small_iters = iters / 10 ? iters / 10 : 1;
     /* Per call: the threads' first starts in order (nt), the call, after
@@ -1954,7 +1983,10 @@ int main(int argc, char **argv)
     }
     if (reps < 1 || iters < 1 || nthreads < 1 || nthreads > PROBE_MAXT || tri_n < 1 ||
         outer < 1 || outer > 4096 || ncallers < 1 || ncallers > CALLERS_MAX ||
-        (strcmp(system, "poolmap") != 0 && strcmp(system, "pthreadpool") != 0) ||
+        (strcmp(system, "poolmap") != 0 && strcmp(system, "pthreadpool") != 0 &&
+         strcmp(system, "openmp") != 0) ||
+        (strcmp(system, "openmp") == 0 && strcmp(mode, "timeline") != 0 &&
+         strcmp(mode, "arrivals") != 0) ||
         (strcmp(mode, "shares") != 0 && strcmp(mode, "claims") != 0 &&
          strcmp(mode, "pair") != 0 && strcmp(mode, "timeline") != 0 &&
          strcmp(mode, "unzip") != 0 && strcmp(mode, "arrivals") != 0 &&
@@ -1964,8 +1996,9 @@ int main(int argc, char **argv)
          strcmp(mode, "startup") != 0)) {
         fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|tails|"
                         "nested|callers|small|startup|costs|unzip [--reps R] [--iters K] "
-                        "[--system poolmap|pthreadpool] [--threads N] [--items M] [--outer K] "
-                        "[--callers M] [--sample 1]\n");
+                        "[--system poolmap|pthreadpool|openmp] [--threads N] [--items M] "
+                        "[--outer K] [--callers M] [--sample 1]\n"
+                        "(openmp: timeline and arrivals only)\n");
         return 2;
     }
     if (strcmp(mode, "unzip") == 0)
