@@ -990,6 +990,16 @@ static bool job_ancestor_sleeps(const struct pool__job *job)
     return false;
 }
 
+/* A waiting caller's turn at nested call j it attached to, and its
+ * detach (without the lock). */
+static void help_turn(pool_t *pool, struct pool__job *j, unsigned slot)
+{
+    struct pool__turn turn = job_work(pool, j, slot, false);
+    if (turn.ran == 0)
+        pool__acct_event(POOL__EV_IDLE_TURNS);
+    turn_end(pool, j, turn);
+}
+
 /* A turn at a nested call, if one is queued; true when it took one. */
 static bool job_help_nested(pool_t *pool, struct pool__job *job)
 {
@@ -1001,10 +1011,7 @@ static bool job_help_nested(pool_t *pool, struct pool__job *job)
     unlock_pool(pool, was);
     if (j == NULL)
         return false;
-    struct pool__turn turn = job_work(pool, j, slot, false);
-    if (turn.ran == 0)
-        pool__acct_event(POOL__EV_IDLE_TURNS);
-    turn_end(pool, j, turn);
+    help_turn(pool, j, slot);
     return true;
 }
 
@@ -1045,7 +1052,7 @@ static void job_join(pool_t *pool, struct pool__job *job)
             struct pool__job *j = queue_pick_nested(pool, job, &slot);
             if (j != NULL) {
                 unlock_pool(pool, was);
-                turn_end(pool, j, job_work(pool, j, slot, false));
+                help_turn(pool, j, slot);
                 (void)lock_pool(pool); /* `was` stays what to go back to */
             } else {
                 pool__acct_switch(POOL__ACCT_JOIN);
