@@ -378,8 +378,7 @@ static unsigned job_deal(const pool_t *pool, const struct pool__job *job, unsign
 /* Claim the front of the thread's own slot: an eighth of what is left, or
  * up to a quarter to reach `least` (POOL__CLAIM_FLOOR_NS of items at the
  * last span's rate, POOL__CLAIM_MIN_NS in a nested call), at least
- * min_chunk, at most `cap` items (see
- * claim_cap). A claim cannot be
+ * min_chunk, at most `cap` items (see claim_cap). A claim cannot be
  * stolen once made: halves left a Mandelbrot call waiting up to 10 ms on
  * one thread's first claim of the costly middle rows (2 threads); eighths
  * kept the wait under about 1 ms, and an uncontended claim costs little

@@ -662,6 +662,15 @@ static void claim_log_reset(claim_log *c, int64_t item_ns, size_t period, size_t
     c->spin = spin;
 }
 
+/* Items in all the logged claims. */
+static size_t claim_log_items(const claim_log *c)
+{
+    size_t items = 0;
+    for (size_t k = 0; k < c->nranges; k++)
+        items += c->ranges[k].end - c->ranges[k].begin;
+    return items;
+}
+
 static int logged_range(void *ctx, size_t b, size_t e)
 {
     claim_log *claims = ctx;
@@ -702,9 +711,7 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
                  (long long)claims.item_ns);
         TU_ASSERT_EQ(pool_for_range(pool, n, logged_range, &claims), 0);
         TU_ASSERT_EQ(claims.overflow, false);
-        size_t covered = 0;
         for (size_t r = 0; r < claims.nranges; r++) {
-            covered += claims.ranges[r].end - claims.ranges[r].begin;
             bool timed_before = false;
             for (size_t q = 0; q < r; q++)
                 timed_before |=
@@ -715,7 +722,7 @@ static void costly_items_come_one_per_claim_cheap_ones_many_to_a_claim(void **st
                 TU_ASSERT_EQ(claims.ranges[r].end - claims.ranges[r].begin, 1);
             }
         }
-        TU_ASSERT_EQ(covered, n);
+        TU_ASSERT_EQ(claim_log_items(&claims), n);
 
         /* Cheap items: 64 or more to a claim on average (here 350 on 16
          * threads, about 10^4 on 2; one to a claim would be 2^20 claims). */
@@ -798,16 +805,15 @@ static void items_that_turn_costly_mid_share_come_one_per_claim_within_a_few_cla
     TU_ASSERT_EQ(rc, 0);
     TU_ASSERT_EQ(claims.overflow, false);
 
-    size_t covered = 0, several = 0, most = 0;
+    size_t several = 0, most = 0;
     for (size_t k = 0; k < claims.nranges; k++) {
         size_t costly = 0;
         for (size_t i = claims.ranges[k].begin; i < claims.ranges[k].end; i++)
             costly += claim_item_costly(&claims, i);
-        covered += claims.ranges[k].end - claims.ranges[k].begin;
         several += costly >= 2;
         most = costly > most ? costly : most;
     }
-    TU_ASSERT_EQ(covered, 128);
+    TU_ASSERT_EQ(claim_log_items(&claims), 128);
     TU_ASSERT_TRUE(several <= 2 * (POOL__PACE_CHUNKS + 1));
     TU_ASSERT_TRUE(most <= 32 / 4);
     pthread_mutex_destroy(&claims.lock);
@@ -839,10 +845,7 @@ static void microsecond_items_come_several_to_a_claim_down_to_single_last_ones(v
         tu_where("pool_create(2): 64 items of 1 us on one thread, call %d", call);
         TU_ASSERT_EQ(pool_for_range(h.pool, 64, logged_range, &claims), 0);
         TU_ASSERT_EQ(claims.overflow, false);
-        size_t covered = 0;
-        for (size_t k = 0; k < claims.nranges; k++)
-            covered += claims.ranges[k].end - claims.ranges[k].begin;
-        TU_ASSERT_EQ(covered, 64);
+        TU_ASSERT_EQ(claim_log_items(&claims), 64);
         /* Each share ends in single items: the call's last claim too. */
         TU_ASSERT_EQ(claims.ranges[claims.nranges - 1].end -
                          claims.ranges[claims.nranges - 1].begin,
