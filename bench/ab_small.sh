@@ -13,6 +13,10 @@
 #   bench/run.sh --smoke    # builds this tree's bench_probe in build-bench/bench
 #   bench/ab_small.sh /tmp/old/build-bench/bench build-bench/bench   # 60 pairs
 #
+# --spike D [--at I] passes on to bench_probe small: item I (default the
+# first of the second thread's share) costs D items more in every call,
+# the balance of a call one thread of which falls behind.
+#
 # Prints, per build, the median and quartiles of the ratio (below 1:
 # poolmap faster than pthreadpool), then new's median over old's, and in
 # how many pairs of processes (run one after the other) new's ratio was the
@@ -22,6 +26,7 @@
 set -uo pipefail
 usage() {
   echo "usage: bench/ab_small.sh OLD_DIR NEW_DIR [--threads T] [--runs K] [--iters K]" >&2
+  echo "                         [--spike D [--at I]]" >&2
   exit 2
 }
 [ $# -ge 2 ] || usage
@@ -30,11 +35,13 @@ shift 2
 THREADS=2
 RUNS=60
 ITERS=""
+SPIKE=()   # bench_probe small --spike D [--at I]: one costly item in every call
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) THREADS=${2:?}; shift 2 ;;
     --runs) RUNS=${2:?}; shift 2 ;;
     --iters) ITERS=${2:?}; shift 2 ;;
+    --spike|--at) SPIKE+=("$1" "${2:?}"); shift 2 ;;
     *) usage ;;
   esac
 done
@@ -67,7 +74,7 @@ cp "$OLD/bench_probe" "$TMP/bin-old/" && cp "$NEW/bench_probe" "$TMP/bin-new/" |
 one() {
   local out
   out=$(POOLMAP_AB_PAD=$(printf "%$2s" '') "$TMP/bin-$1/bench_probe" small \
-        --threads "$THREADS" --reps 7 --iters "$ITERS") || return 1
+        --threads "$THREADS" --reps 7 --iters "$ITERS" "${SPIKE[@]}") || return 1
   printf '%s\n' "$out" | awk '
     /^serial loop/ { serial = $3 } /^poolmap/ { pm = $2 } /^pthreadpool/ { tp = $2 }
     END { y = tp != "" ? tp : serial; if (pm == "" || y == "") exit 1
@@ -91,7 +98,7 @@ if grep -q ' serial$' "$TMP/old" "$TMP/new"; then
   fi
   yard="the serial loop"
 fi
-echo "W5 at $THREADS threads, poolmap's time over $yard's in the same process, $RUNS processes a build"
+echo "W5 at $THREADS threads${SPIKE[*]:+ (${SPIKE[*]})}, poolmap's time over $yard's in the same process, $RUNS processes a build"
 paste -d' ' "$TMP/old" "$TMP/new" | awk '
   function sorted(a, n, s,   i, j, t) { # s = a sorted, 1..n
     for (i = 1; i <= n; i++) s[i] = a[i]

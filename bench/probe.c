@@ -87,7 +87,7 @@
  *     run out of items; how long the call went on after the last item
  *     ended; how many threads ran items. Tells a late start from an uneven
  *     end from a slow join.
- *   bench_probe small [--threads N] [--reps R] [--iters K]
+ *   bench_probe small [--threads N] [--reps R] [--iters K] [--spike D [--at I]]
  *     W5's call (64 items of about 1 us, no clock reads in the items) on
  *     N threads (default 16): a serial loop, poolmap and pthreadpool (where
  *     it is found) in turns in one process, blocks of 1000 calls, medians
@@ -100,6 +100,10 @@
  *     calls' CPU. bench/ab_small.sh compares two builds with it. With
  *     fewer CPUs allowed than N, blocks of 50 calls after 5 (pthreadpool's
  *     calls then wait out time slices: milliseconds each).
+ *     With --spike D, item I (default 64 / N, the first of the second
+ *     thread's share) costs D items more, in every call: how well each
+ *     system balances a call one thread of which falls behind (a costly
+ *     item, a late start) against the uniform call's.
  *   bench_probe startup [--system poolmap|pthreadpool] [--threads N] [--iters K]
  *     A fresh pool's first calls: the process's first pool of N threads,
  *     timed as it is created and then given 2000 W5 calls at once: how
@@ -1504,16 +1508,39 @@ static int plain_item(void *ctx, size_t i)
     return 0;
 }
 
+/* small --spike: item spike_at costs spike_items items more. */
+static unsigned long spike_items;
+static size_t spike_at;
+
+static int spike_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    plain_sink[i] += bench_work(i, small_iters * (i == spike_at ? 1 + spike_items : 1));
+    return 0;
+}
+
 #ifdef BENCH_PROBE_PTHREADPOOL
 static void plain_task(void *ctx, size_t i)
 {
     (void)plain_item(ctx, i);
 }
+
+static void spike_task(void *ctx, size_t i)
+{
+    (void)spike_item(ctx, i);
+}
 #endif
 
-static int probe_small(int nthreads, int reps, unsigned long iters)
+static int probe_small(int nthreads, int reps, unsigned long iters, unsigned long spike,
+                       size_t at)
 {
     enum { N = 64, NSYS = 3 };
+    pool_for_fn item = spike ? spike_item : plain_item;
+#ifdef BENCH_PROBE_PTHREADPOOL
+    pthreadpool_task_1d_t task = spike ? spike_task : plain_task;
+#endif
+    spike_items = spike;
+    spike_at = at == SIZE_MAX ? N / (size_t)nthreads : at;
     static const char *const name[NSYS] = { "serial loop", "poolmap", "pthreadpool" };
     int calls = 1000, settle = 100;
     small_iters = iters / 10 ? iters / 10 : 1;
@@ -1546,6 +1573,8 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
     printf("# %d items of %lu bench_work iterations, %d threads, %d calls a block after %d "
            "untimed, the systems in turns, medians of %d blocks (us per call)\n",
            N, small_iters, nthreads, calls, settle, reps);
+    if (spike)
+        printf("# item %zu costs %lu items more\n", spike_at, spike);
 #ifdef POOL_ACCOUNT
     static acct_snap acct_sum, acct_zero; /* zero */
 #endif
@@ -1564,13 +1593,13 @@ static int probe_small(int nthreads, int reps, unsigned long iters)
                 }
                 if (s == 0) {
                     for (size_t i = 0; i < N; i++)
-                        plain_item(NULL, i);
+                        item(NULL, i);
                 } else if (s == 1) {
-                    rc |= pool_for(pool, N, plain_item, NULL);
+                    rc |= pool_for(pool, N, item, NULL);
                 }
 #ifdef BENCH_PROBE_PTHREADPOOL
                 else {
-                    pthreadpool_parallelize_1d(tp, plain_task, NULL, N, 0);
+                    pthreadpool_parallelize_1d(tp, task, NULL, N, 0);
                 }
 #endif
             }
@@ -1961,6 +1990,8 @@ int main(int argc, char **argv)
     size_t tri_n = 700, outer = 8;
     int ncallers = 8;
     int sample = 0;
+    unsigned long spike = 0;
+    size_t at = SIZE_MAX; /* small --spike's item: the second share's first */
 
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--reps") == 0)
@@ -1979,9 +2010,15 @@ int main(int argc, char **argv)
             ncallers = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--sample") == 0)
             sample = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--spike") == 0)
+            spike = strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--at") == 0)
+            at = strtoul(argv[i + 1], NULL, 10);
     }
     if (reps < 1 || iters < 1 || nthreads < 1 || nthreads > PROBE_MAXT || tri_n < 1 ||
         outer < 1 || outer > 4096 || ncallers < 1 || ncallers > CALLERS_MAX ||
+        spike > 1000 || (at != SIZE_MAX && (at >= 64 || spike == 0)) ||
+        (spike != 0 && strcmp(mode, "small") != 0) ||
         (strcmp(system, "poolmap") != 0 && strcmp(system, "pthreadpool") != 0 &&
          strcmp(system, "openmp") != 0) ||
         (strcmp(system, "openmp") == 0 && strcmp(mode, "timeline") != 0 &&
@@ -1996,8 +2033,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|tails|"
                         "nested|callers|small|startup|costs|unzip [--reps R] [--iters K] "
                         "[--system poolmap|pthreadpool|openmp] [--threads N] [--items M] "
-                        "[--outer K] [--callers M] [--sample 1]\n"
-                        "(openmp: timeline and arrivals only)\n");
+                        "[--outer K] [--callers M] [--sample 1] [--spike D [--at I]]\n"
+                        "(openmp: timeline and arrivals only; --spike, --at: small only)\n");
         return 2;
     }
     if (strcmp(mode, "unzip") == 0)
@@ -2017,7 +2054,7 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "callers") == 0) {
         rc = probe_callers(nthreads, ncallers, reps, iters);
     } else if (strcmp(mode, "small") == 0) {
-        rc = probe_small(nthreads, reps, iters);
+        rc = probe_small(nthreads, reps, iters, spike, at);
     } else if (strcmp(mode, "startup") == 0) {
         rc = probe_startup(system, nthreads, iters);
     } else {
