@@ -22,6 +22,7 @@
  *     one process (built only where pthreadpool is found), so that what
  *     differs from one process to another drops out of the comparison.
  *   bench_probe timeline [--system poolmap|pthreadpool|openmp] [--reps R] [--iters K]
+ *                        [--spike D [--at I]]
  *     W5's small call on a pool of 2 of the one system (pthreadpool and
  *     OpenMP only where they are found; OpenMP's is bench_openmp's loop,
  *     `parallel for schedule(static)` on a team of 2), per call from its
@@ -32,7 +33,9 @@
  *     bookkeeping, a withdrawn offer). First, the machine's moment: a cache
  *     line's round trip between two threads (it ranges from about 0.08 to
  *     0.45 us on the development VM). Run each system as its own process,
- *     in turns, as bench/run.sh does.
+ *     in turns, as bench/run.sh does. Last, how many items the caller ran.
+ *     With --spike D, item I (default 32, the helper's first) costs D
+ *     items more in every call (as in small).
  *   bench_probe arrivals [--threads N] [--system poolmap|pthreadpool|openmp] [--reps R]
  *                        [--iters K]
  *     W5's small call on a pool of N threads (default 16): per call, when
@@ -468,12 +471,15 @@ static int probe_pair(pool_t *pool, int reps)
 
 static unsigned long small_iters;
 static volatile double small_sink[64];
+/* small and timeline --spike: item spike_at costs spike_items items more. */
+static unsigned long spike_items;
+static size_t spike_at = SIZE_MAX;
 
 static int small_item(void *ctx, size_t i)
 {
     (void)ctx;
     double t0 = now_s();
-    small_sink[i] = bench_work(i, small_iters);
+    small_sink[i] = bench_work(i, small_iters * (i == spike_at ? 1 + spike_items : 1));
     turn_item(t0, now_s());
     return 0;
 }
@@ -678,16 +684,18 @@ static int small_call(pool_t *pool, peer_pool tp, size_t n)
     return pool_for(pool, n, small_item, NULL);
 }
 
-static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned long iters)
+static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned long iters,
+                          unsigned long spike, size_t at)
 {
-    enum { N = 64, CALLS = 5000, NQ = 7 };
+    enum { N = 64, CALLS = 5000, NQ = 8 };
     static const char *const what[NQ] = { "call",
                                           "caller's first item",
                                           "helper's first item",
                                           "after caller's last",
                                           "after helper's last",
                                           "caller between items",
-                                          "helper between items" };
+                                          "helper between items",
+                                          "caller's items (count)" };
     peer_pool tp;
     int opened = peer_open(system, "timeline", 2, &tp);
     if (opened != 0)
@@ -700,6 +708,8 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
         cut = cut || c;
     }
     small_iters = iters / 10 ? iters / 10 : 1;
+    spike_items = spike;
+    spike_at = spike == 0 ? SIZE_MAX : at == SIZE_MAX ? N / 2 : at;
     double *q = must_alloc(NQ * (size_t)CALLS * sizeof(double));
     double *med = must_alloc(NQ * (size_t)reps * sizeof(double));
 
@@ -708,6 +718,8 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
     printf("# %s: %d items of %lu bench_work iterations, pool of 2, %d calls a run, medians of "
            "%d runs; us from the call's start, after an item's end, or in all between items\n",
            system, N, small_iters, CALLS, reps);
+    if (spike)
+        printf("# item %zu costs %lu items more\n", spike_at, spike);
     for (int r = 0; r < reps; r++) {
         int calls = 0;
         for (int c = 0; c < CALLS; c++) {
@@ -726,6 +738,7 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
             v[4 * CALLS] = (t1 - turns[1].last) * 1e6;
             v[5 * CALLS] = (turns[0].last - turns[0].first - turns[0].busy) * 1e6;
             v[6 * CALLS] = (turns[1].last - turns[1].first - turns[1].busy) * 1e6;
+            v[7 * CALLS] = (double)turns[0].items;
             calls++;
         }
         if (calls == 0)
@@ -734,7 +747,8 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
             med[k * reps + r] = median(q + (size_t)k * CALLS, calls);
     }
     for (int k = 0; k < NQ; k++)
-        printf("%-22s %7.3f us\n", what[k], median(med + k * reps, reps));
+        printf("%-22s %7.3f%s\n", what[k], median(med + k * reps, reps),
+               k == NQ - 1 ? "" : " us");
     peer_close(tp);
     free(med);
     free(q);
@@ -1508,10 +1522,7 @@ static int plain_item(void *ctx, size_t i)
     return 0;
 }
 
-/* small --spike: item spike_at costs spike_items items more. */
-static unsigned long spike_items;
-static size_t spike_at;
-
+/* small's item with --spike (plain_item has no test for it). */
 static int spike_item(void *ctx, size_t i)
 {
     (void)ctx;
@@ -2018,7 +2029,7 @@ int main(int argc, char **argv)
     if (reps < 1 || iters < 1 || nthreads < 1 || nthreads > PROBE_MAXT || tri_n < 1 ||
         outer < 1 || outer > 4096 || ncallers < 1 || ncallers > CALLERS_MAX ||
         spike > 1000 || (at != SIZE_MAX && (at >= 64 || spike == 0)) ||
-        (spike != 0 && strcmp(mode, "small") != 0) ||
+        (spike != 0 && strcmp(mode, "small") != 0 && strcmp(mode, "timeline") != 0) ||
         (strcmp(system, "poolmap") != 0 && strcmp(system, "pthreadpool") != 0 &&
          strcmp(system, "openmp") != 0) ||
         (strcmp(system, "openmp") == 0 && strcmp(mode, "timeline") != 0 &&
@@ -2034,7 +2045,8 @@ int main(int argc, char **argv)
                         "nested|callers|small|startup|costs|unzip [--reps R] [--iters K] "
                         "[--system poolmap|pthreadpool|openmp] [--threads N] [--items M] "
                         "[--outer K] [--callers M] [--sample 1] [--spike D [--at I]]\n"
-                        "(openmp: timeline and arrivals only; --spike, --at: small only)\n");
+                        "(openmp: timeline and arrivals only; --spike, --at: small and "
+                        "timeline only)\n");
         return 2;
     }
     if (strcmp(mode, "unzip") == 0)
@@ -2065,7 +2077,7 @@ int main(int argc, char **argv)
         }
         rc = strcmp(mode, "shares") == 0     ? probe_shares(pool, reps)
              : strcmp(mode, "pair") == 0     ? probe_pair(pool, reps)
-             : strcmp(mode, "timeline") == 0 ? probe_timeline(pool, system, reps, iters)
+             : strcmp(mode, "timeline") == 0 ? probe_timeline(pool, system, reps, iters, spike, at)
                                              : probe_claims(pool, reps, iters);
         pool_destroy(pool);
     }
