@@ -104,7 +104,7 @@
  *     fewer CPUs allowed than N, blocks of 50 calls after 5 (pthreadpool's
  *     calls then wait out time slices: milliseconds each).
  *     With --spike D, item I (default 64 / N, the first of the second
- *     thread's share) costs D items more, in every call: how well each
+ *     thread's share; 32 at N = 1) costs D items more, in every call: how well each
  *     system balances a call one thread of which falls behind (a costly
  *     item, a late start) against the uniform call's.
  *   bench_probe startup [--system poolmap|pthreadpool] [--threads N] [--iters K]
@@ -475,11 +475,17 @@ static volatile double small_sink[64];
 static unsigned long spike_items;
 static size_t spike_at = SIZE_MAX;
 
+/* bench_work iterations of small item i. */
+static unsigned long small_item_iters(size_t i)
+{
+    return small_iters * (i == spike_at ? 1 + spike_items : 1);
+}
+
 static int small_item(void *ctx, size_t i)
 {
     (void)ctx;
     double t0 = now_s();
-    small_sink[i] = bench_work(i, small_iters * (i == spike_at ? 1 + spike_items : 1));
+    small_sink[i] = bench_work(i, small_item_iters(i));
     turn_item(t0, now_s());
     return 0;
 }
@@ -1526,7 +1532,7 @@ static int plain_item(void *ctx, size_t i)
 static int spike_item(void *ctx, size_t i)
 {
     (void)ctx;
-    plain_sink[i] += bench_work(i, small_iters * (i == spike_at ? 1 + spike_items : 1));
+    plain_sink[i] += bench_work(i, small_item_iters(i));
     return 0;
 }
 
@@ -1551,7 +1557,10 @@ static int probe_small(int nthreads, int reps, unsigned long iters, unsigned lon
     pthreadpool_task_1d_t task = spike ? spike_task : plain_task;
 #endif
     spike_items = spike;
-    spike_at = at == SIZE_MAX ? N / (size_t)nthreads : at;
+    spike_at = spike == 0       ? SIZE_MAX
+               : at != SIZE_MAX ? at
+               : nthreads > 1   ? N / (size_t)nthreads
+                                : N / 2;
     static const char *const name[NSYS] = { "serial loop", "poolmap", "pthreadpool" };
     int calls = 1000, settle = 100;
     small_iters = iters / 10 ? iters / 10 : 1;
@@ -2002,7 +2011,7 @@ int main(int argc, char **argv)
     int ncallers = 8;
     int sample = 0;
     unsigned long spike = 0;
-    size_t at = SIZE_MAX; /* small --spike's item: the second share's first */
+    size_t at = SIZE_MAX; /* --spike's item; by default the second share's first */
 
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--reps") == 0)
