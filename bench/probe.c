@@ -104,9 +104,9 @@
  *     fewer CPUs allowed than N, blocks of 50 calls after 5 (pthreadpool's
  *     calls then wait out time slices: milliseconds each).
  *     With --spike D, item I (default 64 / N, the first of the second
- *     thread's share; 32 at N = 1) costs D items more, in every call: how well each
- *     system balances a call one thread of which falls behind (a costly
- *     item, a late start) against the uniform call's.
+ *     thread's share; 32 at N = 1) costs D items more, in every call:
+ *     how well each system balances a call one thread of which falls
+ *     behind (a costly item, a late start) against the uniform call's.
  *   bench_probe startup [--system poolmap|pthreadpool] [--threads N] [--iters K]
  *     A fresh pool's first calls: the process's first pool of N threads,
  *     timed as it is created and then given 2000 W5 calls at once: how
@@ -475,6 +475,18 @@ static volatile double small_sink[64];
 static unsigned long spike_items;
 static size_t spike_at = SIZE_MAX;
 
+/* --spike D [--at I] for a call of n items on nthreads: item I, by
+ * default the first of the second thread's share (n / 2 on one thread),
+ * costs D items more; no item without D. */
+static void spike_set(unsigned long spike, size_t at, size_t n, int nthreads)
+{
+    spike_items = spike;
+    spike_at = spike == 0       ? SIZE_MAX
+               : at != SIZE_MAX ? at
+               : nthreads > 1   ? n / (size_t)nthreads
+                                : n / 2;
+}
+
 /* bench_work iterations of small item i. */
 static unsigned long small_item_iters(size_t i)
 {
@@ -714,8 +726,7 @@ static int probe_timeline(pool_t *pool, const char *system, int reps, unsigned l
         cut = cut || c;
     }
     small_iters = iters / 10 ? iters / 10 : 1;
-    spike_items = spike;
-    spike_at = spike == 0 ? SIZE_MAX : at == SIZE_MAX ? N / 2 : at;
+    spike_set(spike, at, N, 2);
     double *q = must_alloc(NQ * (size_t)CALLS * sizeof(double));
     double *med = must_alloc(NQ * (size_t)reps * sizeof(double));
 
@@ -1556,11 +1567,7 @@ static int probe_small(int nthreads, int reps, unsigned long iters, unsigned lon
 #ifdef BENCH_PROBE_PTHREADPOOL
     pthreadpool_task_1d_t task = spike ? spike_task : plain_task;
 #endif
-    spike_items = spike;
-    spike_at = spike == 0       ? SIZE_MAX
-               : at != SIZE_MAX ? at
-               : nthreads > 1   ? N / (size_t)nthreads
-                                : N / 2;
+    spike_set(spike, at, N, nthreads);
     static const char *const name[NSYS] = { "serial loop", "poolmap", "pthreadpool" };
     int calls = 1000, settle = 100;
     small_iters = iters / 10 ? iters / 10 : 1;
