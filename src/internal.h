@@ -77,7 +77,6 @@ struct pool__job {
     struct pool__job *parent;
     unsigned lane;
     bool offered; /* on pool->offer instead of the queue */
-    bool withdrawn; /* the caller took it off the offer (caller only) */
     /* Per-thread shares (see job.c), or NULL: items are then claimed from
      * `next`. Slot 0 is the caller's. */
     struct pool__slot *slots;
@@ -92,6 +91,10 @@ struct pool__job {
     bool cancelled;       /* pool_future_cancel() took effect */
     unsigned slots_given; /* slots handed to helpers so far (caller's: 0) */
     bool helper_left;     /* a helper left for the other lane mid-call */
+
+    /* The caller's own, on a line helpers do not read. */
+    bool withdrawn;     /* off the offer, its helpers counted */
+    size_t offer_count; /* helpers counted from the offer, not yet in attached */
 
     /* Claim counter: next unclaimed item (without slots; with them, where
      * the caller's run alone stopped, then n once nothing is left to
@@ -149,7 +152,8 @@ struct pool {
     _Atomic bool stop;
     /* The blocking call on offer, outside the queue, or job.c's offer_none:
      * the job's address plus how many helpers took it (below its 64-byte
-     * alignment; see job.c). Set and withdrawn by its caller, taken by
+     * alignment; see job.c). Set and withdrawn by its caller (or, once
+     * every worker took it, replaced by the next call), taken by
      * fetch-and-add, all without the lock. Own line: the queue's counters
      * are read per chunk. */
     POOL__ALIGNED _Atomic(char *) offer;

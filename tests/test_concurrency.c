@@ -407,6 +407,96 @@ static void concurrent_failing_calls_each_get_own_status(void **state)
     run_callers("failing pool_for", do_failing);
 }
 
+/*
+ * A call that holds every worker (each in one of its items, parked at a
+ * gate) and a second call made meanwhile from another thread: the second
+ * runs all its items on its own thread, and the first, once the gate
+ * opens, still returns only after every helper has left its items. (A
+ * call on offer that every worker took is left there and the next call's
+ * offer goes over it; the first call must count its helpers right
+ * whether it finds its offer, another's, or none.)
+ */
+typedef struct held_call {
+    pool_t *pool;
+    size_t n;
+    tu_gate gate;
+    atomic_uint finished[4]; /* item i set its flag as its last act */
+    unsigned unfinished;     /* flags still clear when the call returned */
+    int rc;
+    tu_latch returned; /* 1 once the call returned */
+} held_call;
+
+static int held_item(void *ctx, size_t i)
+{
+    held_call *h = ctx;
+
+    tu_spin_ns(5000); /* too long for the call to look tiny */
+    tu_gate_pass(&h->gate);
+    tu_sleep_ns(TU_MS(20)); /* a helper the join missed is still here */
+    atomic_store(&h->finished[i], 1);
+    return 0;
+}
+
+static int count_item(void *ctx, size_t i)
+{
+    atomic_uint *counts = ctx;
+
+    tu_bump(&counts[i]);
+    return 0;
+}
+
+static void *held_caller(void *arg)
+{
+    held_call *h = arg;
+
+    h->rc = pool_for(h->pool, h->n, held_item, h);
+    for (size_t i = 0; i < h->n; i++)
+        h->unfinished += atomic_load(&h->finished[i]) == 0;
+    tu_latch_add(&h->returned, 1);
+    return NULL;
+}
+
+static void a_call_made_while_another_holds_every_worker_leaves_its_count_alone(void **state)
+{
+    static const size_t sizes[] = { 2, 4 };
+    enum { M = 1000 };
+
+    (void)state;
+    for (size_t s = 0; s < TU_ARRAY_LEN(sizes); s++) {
+        for (unsigned round = 0; round < 5; round++) {
+            pool_t *pool = tu_pool_open(sizes[s]);
+            held_call h = { .pool = pool, .n = sizes[s], .unfinished = 0, .rc = -1 };
+            atomic_uint *counts = tu_counts_new(M);
+            pthread_t t;
+
+            tu_where("pool_create(%zu), round %u", sizes[s], round);
+            tu_gate_init(&h.gate);
+            tu_latch_init(&h.returned);
+            for (size_t i = 0; i < TU_ARRAY_LEN(h.finished); i++)
+                atomic_init(&h.finished[i], 0);
+            /* Workers asleep: the first call looks at its offer before
+             * they take it, and finds another call's, or none, after. */
+            tu_sleep_ns(TU_MS(10));
+            assert_int_equal(pthread_create(&t, NULL, held_caller, &h), 0);
+            /* Every thread of the pool is in the first call's items. */
+            TU_ASSERT_EQ(tu_gate_await(&h.gate, sizes[s]), 0);
+            TU_ASSERT_EQ(pool_for(pool, M, count_item, counts), 0);
+            tu_assert_counts(counts, 0, M, 1, "the second call's item");
+            tu_gate_open(&h.gate);
+            /* A call that counts too many helpers would wait for ever. */
+            if (tu_latch_wait(&h.returned, 1, TU_WAIT_NS) != 0)
+                fail_msg("%s: the first call did not return", tu_where_buf());
+            assert_int_equal(pthread_join(t, NULL), 0);
+            TU_ASSERT_EQ(h.rc, 0);
+            TU_ASSERT_EQ(h.unfinished, 0);
+            TU_ASSERT_EQ(tu_gate_timeouts(&h.gate), 0);
+            tu_gate_destroy(&h.gate);
+            tu_latch_destroy(&h.returned);
+            pool_destroy(pool);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +505,7 @@ int main(int argc, char **argv)
         TU_TEST(concurrent_unzips_each_get_own_columns),
         TU_TEST(concurrent_mixed_and_nested_calls_get_own_results),
         TU_TEST(concurrent_failing_calls_each_get_own_status),
+        TU_TEST(a_call_made_while_another_holds_every_worker_leaves_its_count_alone),
     };
 
     return TU_RUN(tests, argc, argv);
