@@ -483,7 +483,8 @@ static void a_call_made_while_another_holds_every_worker_leaves_its_count_alone(
             TU_ASSERT_EQ(pool_for(pool, M, count_item, counts), 0);
             tu_assert_counts(counts, 0, M, 1, "the second call's item");
             tu_gate_open(&h.gate);
-            /* A call that counts too many helpers would wait for ever. */
+            /* A call that counts its helpers wrong waits for ever once
+             * they have left, or returns before they do (unfinished). */
             if (tu_latch_wait(&h.returned, 1, TU_WAIT_NS) != 0)
                 fail_msg("%s: the first call did not return", tu_where_buf());
             assert_int_equal(pthread_join(t, NULL), 0);
