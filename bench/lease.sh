@@ -40,6 +40,12 @@
 #           a 15-minute lease fits one "probes ab" call and one full
 #           "table" call, and little else; one call may run 10 minutes)
 #   idle    the idle row alone at the top count (when the table part ran out of time)
+#   ceiling bench_probe ceiling at 2, 4, ... up to the CPUs: W3's items on
+#           raw threads that share nothing, a static share each, beside a
+#           serial loop and poolmap in one process: the speedup the
+#           machine allows any scheduler (in the sixth lease nobody reached
+#           W3's 0.97 x threads at 2-16); about 10 s on 16 CPUs (estimated
+#           from 4.5 s at 2 threads on the 2-core VM, not timed there)
 #   two     the 2-thread rows that trailed on 16 CPUs in the third and sixth
 #           leases (W4 Mandelbrot 0.91 and 0.90 of the best dynamic
 #           schedule, W6 1.23 and 1.09 of TBB) while 4-16 threads did not:
@@ -75,7 +81,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=${2:?}; shift 2 ;;
     --workloads) TABLE_WORKLOADS=${2:?}; shift 2 ;;
     --table-rounds) TABLE_ROUNDS=${2:?}; shift 2 ;;
-    *) echo "usage: bench/lease.sh [--out DIR] [--old DIR] [--mid DIR] [--parts \"probes account ab table idle two\"]" >&2
+    *) echo "usage: bench/lease.sh [--out DIR] [--old DIR] [--mid DIR] [--parts \"probes account ab table idle ceiling two\"]" >&2
        echo "                      [--rounds K]" >&2
        echo "                      [--workloads \"W5 W6\"] [--table-rounds K]" >&2
        exit 2 ;;
@@ -200,6 +206,11 @@ for p in $PARTS; do
       bench/run.sh --no-build --no-install --threads "$CPUS" --workloads idle --timeout 40 \
         --out "$R/idle" >"$R/idle.log" 2>&1
       ;;
+    ceiling)
+      for t in $THREADS; do
+        [ "$t" -gt 1 ] && "$NEW/bench_probe" ceiling --threads "$t" --reps 7 --iters "$K"
+      done >"$R/ceiling.txt" 2>&1
+      ;;
     two)
       pins="free 0,1"
       [ "$HALF" -gt 1 ] && pins="$pins 0,$HALF"
@@ -225,6 +236,7 @@ part done
 pack
 cat "$R/info.txt"
 [ -f "$R/account.txt" ] && cat "$R/account.txt"
+[ -f "$R/ceiling.txt" ] && cat "$R/ceiling.txt"
 [ -f "$R/ab.txt" ] && grep -v '^--' "$R/ab.txt"
 [ -f "$R/table/table.txt" ] && cat "$R/table/table.txt"
 [ -f "$R/idle/table.txt" ] && cat "$R/idle/table.txt"

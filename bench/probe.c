@@ -117,6 +117,17 @@
  *     Then (where pthreadpool is found, and N CPUs are allowed) a poolmap
  *     pool and a pthreadpool called in turns, one call each: whose workers
  *     keep the CPUs.
+ *   bench_probe ceiling [--threads N] [--reps R] [--iters K] [--items M]
+ *     W3's uniform items (M, default 20000, of K iterations: about 10 us
+ *     at bench/run.sh's K) three ways in turns in one process: a serial
+ *     loop, N raw threads that share nothing (a contiguous static share
+ *     each, started by one barrier, the calling thread one of them) and
+ *     poolmap's pool_for on a pool of N (default 16). The raw threads'
+ *     speedup is what the machine allows any scheduler with items of
+ *     equal cost: the ceiling for W3's `>= 0.97 x threads`. Also the rate
+ *     their items ran at against the serial loop's (below 1: the machine
+ *     runs N busy threads slower than one, a lower all-core clock, shared
+ *     caches, the host) and how far apart their shares ended.
  *   bench_probe costs
  *     The machine's prices: the clock source, CPU 0's hyperthread siblings,
  *     ns per clock_gettime, rdtsc, pause, uncontended compare-exchange and
@@ -1381,6 +1392,185 @@ static int probe_callers(int nthreads, int ncallers, int reps, unsigned long ite
     return 0;
 }
 
+/* ---- ceiling: W3's items on threads that never meet ----------------------- */
+
+/* One of the ceiling's raw threads: a contiguous share of the items, run
+ * after a barrier; its own start and end. One line each. */
+typedef struct ceiling_thread {
+    _Alignas(64) size_t begin, end;
+    double start, stop;
+    pthread_t t;
+} ceiling_thread;
+
+static struct {
+    pthread_barrier_t go, done;
+    ceiling_thread th[PROBE_MAXT];
+    double *out;
+    unsigned long iters;
+    bool quit;
+} ceil_;
+
+static void ceiling_share(ceiling_thread *c)
+{
+    c->start = now_s();
+    for (size_t i = c->begin; i < c->end; i++)
+        ceil_.out[i] = bench_work(i, ceil_.iters);
+    c->stop = now_s();
+}
+
+static void *ceiling_main(void *p)
+{
+    ceiling_thread *c = p;
+    for (;;) {
+        pthread_barrier_wait(&ceil_.go);
+        if (ceil_.quit)
+            return NULL;
+        ceiling_share(c);
+        pthread_barrier_wait(&ceil_.done);
+    }
+}
+
+static int uniform_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    ceil_.out[i] = bench_work(i, ceil_.iters);
+    return 0;
+}
+
+/* Compare out[0..n) with the serial answer in ref; 0 when equal. */
+static int ceiling_check(const char *what, const double *out, const double *ref, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (out[i] != ref[i]) {
+            fprintf(stderr, "bench_probe: %s: item %zu is %g, not %g\n", what, i, out[i],
+                    ref[i]);
+            return 1;
+        }
+    return 0;
+}
+
+/*
+ * What the machine gives N threads that share nothing: W3's uniform items
+ * (bench_work, K iterations each) split into N contiguous shares, one per
+ * raw thread, started by one barrier (the calling thread runs share 0) and
+ * timed from the release to the last share's end. No scheduler can do
+ * better with items of equal cost, so its speedup is the ceiling for
+ * `>= 0.97 x threads`: what it misses is the machine's (the threads' items
+ * run slower with N busy: a lower all-core clock, shared caches, the
+ * host), not a scheduler's. Then poolmap's pool_for of the same items.
+ * The three in turns in one process, medians of R runs; every run's
+ * results checked against the serial loop's.
+ */
+static int probe_ceiling(int nthreads, int reps, unsigned long iters, size_t n)
+{
+    enum { SERIAL, STATIC, POOLMAP, NSYS };
+    double *ref = must_alloc(n * sizeof *ref);
+    ceil_.out = must_alloc(n * sizeof *ceil_.out);
+    ceil_.iters = iters;
+    double *t = must_alloc((size_t)NSYS * (size_t)reps * sizeof(double));
+    double *rate = must_alloc((size_t)reps * sizeof(double));
+    double *spread = must_alloc((size_t)reps * sizeof(double));
+    int rc = 1, started = 0;
+    pool_t *pool = NULL;
+
+    for (size_t i = 0; i < n; i++)
+        ref[i] = bench_work(i, iters);
+    if (pthread_barrier_init(&ceil_.go, NULL, (unsigned)nthreads) != 0 ||
+        pthread_barrier_init(&ceil_.done, NULL, (unsigned)nthreads) != 0) {
+        fprintf(stderr, "bench_probe: pthread_barrier_init failed\n");
+        return 1;
+    }
+    for (int k = 0; k < nthreads; k++) {
+        ceil_.th[k].begin = n * (size_t)k / (size_t)nthreads;
+        ceil_.th[k].end = n * (size_t)(k + 1) / (size_t)nthreads;
+    }
+    for (int k = 1; k < nthreads; k++) {
+        if (pthread_create(&ceil_.th[k].t, NULL, ceiling_main, &ceil_.th[k]) != 0) {
+            /* The barriers count every thread: those started wait forever. */
+            fprintf(stderr, "bench_probe: pthread_create failed\n");
+            exit(1);
+        }
+        started++;
+    }
+    pool = pool_create((size_t)nthreads);
+    if (pool == NULL) {
+        fprintf(stderr, "bench_probe: pool_create failed\n");
+        goto out;
+    }
+    printf("# %zu items of %lu bench_work iterations, %d threads; a serial loop, %d raw "
+           "threads with a static share each, poolmap's pool_for, in turns; medians of %d "
+           "runs after one untimed\n",
+           n, iters, nthreads, nthreads, reps);
+    for (int r = -1; r < reps; r++) { /* run -1: warm-up */
+        for (int s = 0; s < NSYS; s++) {
+            memset(ceil_.out, 0, n * sizeof *ceil_.out);
+            double t0 = now_s();
+            if (s == SERIAL) {
+                for (size_t i = 0; i < n; i++)
+                    (void)uniform_item(NULL, i);
+            } else if (s == STATIC) {
+                if (nthreads > 1)
+                    pthread_barrier_wait(&ceil_.go);
+                ceiling_share(&ceil_.th[0]);
+                if (nthreads > 1)
+                    pthread_barrier_wait(&ceil_.done);
+            } else if (pool_for(pool, n, uniform_item, NULL) != 0) {
+                fprintf(stderr, "bench_probe: pool_for failed\n");
+                goto out;
+            }
+            double wall = now_s() - t0;
+            static const char *const what[NSYS] = { "serial loop", "static threads", "poolmap" };
+            if (ceiling_check(what[s], ceil_.out, ref, n) != 0)
+                goto out;
+            if (r < 0)
+                continue;
+            t[s * reps + r] = wall * 1e3;
+            if (s == STATIC) {
+                /* The threads' items against the lone thread's, and how far
+                 * apart the shares ended. */
+                double busy = 0, first = ceil_.th[0].stop, last = first;
+                for (int k = 0; k < nthreads; k++) {
+                    busy += ceil_.th[k].stop - ceil_.th[k].start;
+                    first = ceil_.th[k].stop < first ? ceil_.th[k].stop : first;
+                    last = ceil_.th[k].stop > last ? ceil_.th[k].stop : last;
+                }
+                rate[r] = t[SERIAL * reps + r] * 1e-3 / busy;
+                spread[r] = (last - first) * 1e3;
+            }
+        }
+    }
+    double serial = median(t + SERIAL * reps, reps);
+    double stat = median(t + STATIC * reps, reps);
+    double pm = median(t + POOLMAP * reps, reps);
+    printf("serial loop      %9.2f ms\n", serial);
+    printf("static threads   %9.2f ms  speedup %6.2f = %.3f x threads\n", stat, serial / stat,
+           serial / stat / nthreads);
+    printf("poolmap          %9.2f ms  speedup %6.2f = %.3f x threads, %.3f of the static "
+           "threads'\n",
+           pm, serial / pm, serial / pm / nthreads, stat / pm);
+    printf("# static threads: their items ran at %.3f of the serial loop's rate; the shares "
+           "ended within %.2f ms of each other\n",
+           median(rate, reps), median(spread, reps));
+    printf("# every run's items checked against the serial loop's\n");
+    rc = 0;
+out:
+    ceil_.quit = true;
+    if (started > 0)
+        pthread_barrier_wait(&ceil_.go);
+    for (int k = 1; k <= started; k++)
+        pthread_join(ceil_.th[k].t, NULL);
+    pthread_barrier_destroy(&ceil_.done);
+    pthread_barrier_destroy(&ceil_.go);
+    if (pool != NULL)
+        pool_destroy(pool);
+    free(spread);
+    free(rate);
+    free(t);
+    free(ceil_.out);
+    free(ref);
+    return rc;
+}
+
 /* ---- costs: the machine's prices for what a scheduler does ------------------ */
 
 /* The first line of a small text file, or "?" (its newline dropped). */
@@ -2015,6 +2205,7 @@ int main(int argc, char **argv)
     const char *system = "poolmap";
     int nthreads = 16;
     size_t tri_n = 700, outer = 8;
+    size_t items = 20000; /* ceiling's; tails' is tri_n */
     int ncallers = 8;
     int sample = 0;
     unsigned long spike = 0;
@@ -2030,7 +2221,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--threads") == 0)
             nthreads = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--items") == 0)
-            tri_n = strtoul(argv[i + 1], NULL, 10);
+            tri_n = items = strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--outer") == 0)
             outer = strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--callers") == 0)
@@ -2056,9 +2247,9 @@ int main(int argc, char **argv)
          strcmp(mode, "idle") != 0 && strcmp(mode, "tails") != 0 &&
          strcmp(mode, "nested") != 0 && strcmp(mode, "callers") != 0 &&
          strcmp(mode, "costs") != 0 && strcmp(mode, "small") != 0 &&
-         strcmp(mode, "startup") != 0)) {
+         strcmp(mode, "startup") != 0 && strcmp(mode, "ceiling") != 0)) {
         fprintf(stderr, "usage: bench_probe shares|claims|pair|timeline|arrivals|idle|tails|"
-                        "nested|callers|small|startup|costs|unzip [--reps R] [--iters K] "
+                        "nested|callers|small|startup|ceiling|costs|unzip [--reps R] [--iters K] "
                         "[--system poolmap|pthreadpool|openmp] [--threads N] [--items M] "
                         "[--outer K] [--callers M] [--sample 1] [--spike D [--at I]]\n"
                         "(openmp: timeline and arrivals only; --spike, --at: small and "
@@ -2085,6 +2276,8 @@ int main(int argc, char **argv)
         rc = probe_small(nthreads, reps, iters, spike, at);
     } else if (strcmp(mode, "startup") == 0) {
         rc = probe_startup(system, nthreads, iters);
+    } else if (strcmp(mode, "ceiling") == 0) {
+        rc = probe_ceiling(nthreads, reps, iters, items);
     } else {
         pool_t *pool = pool_create(2);
         if (pool == NULL) {
