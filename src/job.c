@@ -1227,11 +1227,14 @@ void pool__call_end(pool_t *pool)
     }
 }
 
-/* The job whose items this thread runs on `pool`, innermost, or NULL. */
+/* The job whose items this thread runs on `pool`, innermost, or NULL.
+ * Frames without a job (an in-place call, on_done) are passed over: an
+ * in-place call's items run inside the item that made it, so a call made
+ * from them is nested in that item's job all the same. */
 static struct pool__job *frame_job(const pool_t *pool)
 {
     for (const struct pool__frame *f = pool__frames; f; f = f->up)
-        if (f->pool == pool)
+        if (f->pool == pool && f->job != NULL)
             return f->job;
     return NULL;
 }

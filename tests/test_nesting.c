@@ -488,6 +488,8 @@ typedef struct join_help {
     atomic_bool gave_up;     /* an inner item waited in vain */
     atomic_uint inner_ran;
     int inner_rc;
+    bool via_in_place;       /* ... from inside an in-place call of one item */
+    int mid_rc;
 } join_help;
 
 static int help_inner(void *ctx, size_t j)
@@ -505,6 +507,16 @@ static int help_inner(void *ctx, size_t j)
     return 0;
 }
 
+/* The one item of an in-place call, itself inside an outer item. */
+static int help_mid(void *ctx, size_t i)
+{
+    join_help *h = ctx;
+
+    (void)i;
+    h->inner_rc = pool_for(h->pool, HELP_INNER, help_inner, h);
+    return 0;
+}
+
 static int help_outer(void *ctx, size_t i)
 {
     join_help *h = ctx;
@@ -513,16 +525,19 @@ static int help_outer(void *ctx, size_t i)
     if (pthread_equal(pthread_self(), h->caller)) /* until another thread has an item */
         return tu_latch_wait(&h->outer_started, 1, TU_MS(10000));
     tu_latch_add(&h->outer_started, 1);
-    if (!atomic_exchange(&h->nested_made, true))
-        h->inner_rc = pool_for(h->pool, HELP_INNER, help_inner, h);
+    if (!atomic_exchange(&h->nested_made, true)) {
+        if (h->via_in_place)
+            h->mid_rc = pool_for(h->pool, 1, help_mid, h);
+        else
+            h->inner_rc = pool_for(h->pool, HELP_INNER, help_inner, h);
+    }
     return 0;
 }
 
-static void a_waiting_caller_runs_items_of_calls_nested_in_its_own(void **state)
+static void run_join_help(bool via_in_place)
 {
     static const size_t sizes[] = { 2, 4 };
 
-    (void)state;
     for (size_t p = 0; p < TU_ARRAY_LEN(sizes); p++) {
         for (size_t rep = 0; rep < 3; rep++) {
             join_help h;
@@ -536,8 +551,12 @@ static void a_waiting_caller_runs_items_of_calls_nested_in_its_own(void **state)
             atomic_init(&h.gave_up, false);
             atomic_init(&h.inner_ran, 0);
             h.inner_rc = -1;
-            tu_where("pool_create(%zu), rep %zu: an outer item's inner call", sizes[p], rep);
+            h.via_in_place = via_in_place;
+            h.mid_rc = via_in_place ? -1 : 0;
+            tu_where("pool_create(%zu), rep %zu: an outer item's inner call%s", sizes[p], rep,
+                     via_in_place ? " inside an in-place call" : "");
             TU_ASSERT_EQ(pool_for(h.pool, sizes[p], help_outer, &h), 0);
+            TU_ASSERT_EQ(h.mid_rc, 0);
             TU_ASSERT_EQ(h.inner_rc, 0);
             TU_ASSERT_EQ(atomic_load(&h.inner_ran), HELP_INNER);
             TU_ASSERT_TRUE(tu_latch_get(&h.caller_ran) > 0);
@@ -547,6 +566,26 @@ static void a_waiting_caller_runs_items_of_calls_nested_in_its_own(void **state)
             pool_destroy(h.pool);
         }
     }
+}
+
+static void a_waiting_caller_runs_items_of_calls_nested_in_its_own(void **state)
+{
+    (void)state;
+    run_join_help(false);
+}
+
+/*
+ * The same when the inner call is made from inside an in-place call (one
+ * item) that the outer item made: the in-place call's items run on the
+ * outer item's thread, inside it, so the inner call is nested in the outer
+ * call all the same. (It used to count as a top-level call: offered rather
+ * than queued, so the waiting caller never saw it and the inner items ran
+ * on one thread.)
+ */
+static void calls_nested_through_an_in_place_call_are_still_nested(void **state)
+{
+    (void)state;
+    run_join_help(true);
 }
 
 /*
@@ -710,6 +749,7 @@ int main(int argc, char **argv)
         TU_TEST(deep_recursive_nesting_completes),
         TU_TEST(nesting_across_two_pools_completes),
         TU_TEST(a_waiting_caller_runs_items_of_calls_nested_in_its_own),
+        TU_TEST(calls_nested_through_an_in_place_call_are_still_nested),
         TU_TEST(a_waiting_caller_runs_no_other_callers_calls),
         TU_TEST(calls_nested_in_a_few_items_run_each_inner_item_once),
     };
