@@ -303,8 +303,11 @@ static void items_a_helper_leaves_behind_unseen_still_run(void **state)
  * counts that time in pool__ticks (the x86 time-stamp counter, whose rate
  * differs between machines, or nanoseconds elsewhere), measured against the
  * monotonic clock while its workers start. 1000 budgets must then span
- * 1000 * POOL__TINY_NS of that clock, within 20 %: the best of five tries,
- * since being preempted only makes a try longer.
+ * 1000 * POOL__TINY_NS of that clock, within 20 %: the shortest of up to
+ * 100 tries (until one is short enough), since being preempted only makes
+ * a try longer. Five were too few under TSan with the other tests running
+ * beside it on 2 CPUs (the shortest of five took over 900 us on a budget
+ * of 1950 ticks, the VM's 2.6 GHz counter read right).
  */
 static void tiny_call_budget_spans_the_same_time_on_any_tick_rate(void **state)
 {
@@ -316,7 +319,7 @@ static void tiny_call_budget_spans_the_same_time_on_any_tick_rate(void **state)
         unsigned long long span = 1000 * pool->tiny_ticks, best = ~0ull;
 
         tu_where("pool_create(%zu): %llu ticks a budget", sizes[p], pool->tiny_ticks);
-        for (int k = 0; k < 5; k++) {
+        for (int k = 0; k < 100 && best > 1200 * POOL__TINY_NS; k++) {
             unsigned long long ns0 = pool__now_ns(), t0 = pool__ticks();
             while (pool__ticks() - t0 < span) {
             }
