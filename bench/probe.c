@@ -1405,8 +1405,7 @@ typedef struct ceiling_thread {
 static struct {
     pthread_barrier_t go, done;
     ceiling_thread th[PROBE_MAXT];
-    double *out;
-    unsigned long iters;
+    bench_data d; /* out and iters: W3's item, bench_uniform_item */
     bool quit;
 } ceil_;
 
@@ -1414,7 +1413,7 @@ static void ceiling_share(ceiling_thread *c)
 {
     c->start = now_s();
     for (size_t i = c->begin; i < c->end; i++)
-        ceil_.out[i] = bench_work(i, ceil_.iters);
+        bench_uniform_item(&ceil_.d, i);
     c->stop = now_s();
 }
 
@@ -1433,7 +1432,7 @@ static void *ceiling_main(void *p)
 static int uniform_item(void *ctx, size_t i)
 {
     (void)ctx;
-    ceil_.out[i] = bench_work(i, ceil_.iters);
+    bench_uniform_item(&ceil_.d, i);
     return 0;
 }
 
@@ -1465,8 +1464,8 @@ static int probe_ceiling(int nthreads, int reps, unsigned long iters, size_t n)
 {
     enum { SERIAL, STATIC, POOLMAP, NSYS };
     double *ref = must_alloc(n * sizeof *ref);
-    ceil_.out = must_alloc(n * sizeof *ceil_.out);
-    ceil_.iters = iters;
+    ceil_.d.out = must_alloc(n * sizeof *ceil_.d.out);
+    ceil_.d.iters = iters;
     double *t = must_alloc((size_t)NSYS * (size_t)reps * sizeof(double));
     double *rate = must_alloc((size_t)reps * sizeof(double));
     double *spread = must_alloc((size_t)reps * sizeof(double));
@@ -1503,7 +1502,7 @@ static int probe_ceiling(int nthreads, int reps, unsigned long iters, size_t n)
            n, iters, nthreads, nthreads, reps);
     for (int r = -1; r < reps; r++) { /* run -1: warm-up */
         for (int s = 0; s < NSYS; s++) {
-            memset(ceil_.out, 0, n * sizeof *ceil_.out);
+            memset(ceil_.d.out, 0, n * sizeof *ceil_.d.out);
             double t0 = now_s();
             if (s == SERIAL) {
                 for (size_t i = 0; i < n; i++)
@@ -1520,7 +1519,7 @@ static int probe_ceiling(int nthreads, int reps, unsigned long iters, size_t n)
             }
             double wall = now_s() - t0;
             static const char *const what[NSYS] = { "serial loop", "static threads", "poolmap" };
-            if (ceiling_check(what[s], ceil_.out, ref, n) != 0)
+            if (ceiling_check(what[s], ceil_.d.out, ref, n) != 0)
                 goto out;
             if (r < 0)
                 continue;
@@ -1566,7 +1565,7 @@ out:
     free(spread);
     free(rate);
     free(t);
-    free(ceil_.out);
+    free(ceil_.d.out);
     free(ref);
     return rc;
 }
