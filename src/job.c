@@ -6,7 +6,9 @@
  *   caller  : put a blocking call with slots on pool->offer when that is
  *             free, else link the job at the tail of its lane; wake
  *             sleepers, run chunks itself, withdraw the offer (or leave
- *             it full) or unlink, wait until job->attached == 0, return.
+ *             it full) or unlink, wait until the helpers attached, those
+ *             counted in job->attached and those that took the offer
+ *             (job->offer_count), have all left, return.
  *   worker  : take the offer by CAS, without the lock; or under the lock
  *             pick a job from the queue (attached++) and rotate it to the
  *             tail so concurrent calls share the workers. Run chunks
