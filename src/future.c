@@ -144,10 +144,8 @@ void pool__future_chunk_done(struct pool_future *f, size_t begin, size_t stop, i
     }
 }
 
-void pool__future_finish(struct pool_future *f)
+void pool__future_publish(struct pool_future *f)
 {
-    pool_t *pool = f->pool;
-
     pthread_mutex_lock(&f->lock);
     f->pool = NULL;
     /* The fd first, in the same critical section as `done`: whoever sees
@@ -163,7 +161,10 @@ void pool__future_finish(struct pool_future *f)
         pthread_mutex_unlock(&w->waiter->lock);
     }
     pthread_mutex_unlock(&f->lock);
+}
 
+void pool__future_settle(pool_t *pool, struct pool_future *f)
+{
     if (f->on_done && pool)
         pool__call_done_fn(pool, f);
     else if (f->on_done)
@@ -171,6 +172,13 @@ void pool__future_finish(struct pool_future *f)
     future_release(f);
     if (pool)
         pool__call_end(pool);
+}
+
+void pool__future_finish(struct pool_future *f)
+{
+    pool_t *pool = f->pool;
+    pool__future_publish(f);
+    pool__future_settle(pool, f);
 }
 
 /* Settle a future whose job ran inline (NULL pool) or never ran. */
@@ -505,7 +513,7 @@ int pool_future_cancel(pool_future_t *f)
 void pool_cancel_pending(pool_t *pool)
 {
     if (pool && !pool__forked(pool))
-        pool__cancel_lane(pool);
+        pool__cancel_live(pool);
 }
 
 /* ---- results as they complete ------------------------------------------------ */

@@ -129,6 +129,11 @@ struct pool {
     struct {
         struct pool__job *head, *tail;
     } lanes[POOL__NLANES];
+    /* Every async future queued on the pool whose completion nobody has
+     * claimed yet, newest first: also those whose items are all claimed,
+     * taken off the queue while their last chunks run (pool_cancel_pending
+     * must reach them). */
+    struct pool_future *live;
     bool drained;
 
     unsigned fork_generation; /* pool__fork_generation when created */
@@ -291,7 +296,8 @@ struct pool_future {
     size_t failed_index;
     _Atomic bool done;
     bool completing; /* guarded by pool->lock: completion claimed */
-    struct pool_future *finish_next; /* pool__cancel_lane's list */
+    struct pool_future *finish_next; /* pool__cancel_live's list */
+    struct pool_future *live_prev, *live_next; /* pool->live, under pool->lock */
 
     pthread_mutex_t lock; /* guards the fields below */
     pthread_cond_t cv;
@@ -335,6 +341,12 @@ extern _Thread_local char pool__self POOL__TLS_FAST;
 /* future.c */
 void pool__future_chunk_done(struct pool_future *f, size_t begin, size_t stop, int rc);
 void pool__future_finish(struct pool_future *f);
+/* pool__future_finish in two steps, for a batch: every future of it is
+ * published (done, fd, waiters) before any on_done runs, since an on_done
+ * may wait for another future of the batch. `pool` is f->pool before the
+ * publish (which clears it). */
+void pool__future_publish(struct pool_future *f);
+void pool__future_settle(pool_t *pool, struct pool_future *f);
 
 /* job.c */
 void pool__call_begin(pool_t *pool);
@@ -393,7 +405,7 @@ size_t pool__job_count_chunks(const struct pool__job *job);
 int pool__submit(pool_t *pool, struct pool__job *job);
 void pool__help(pool_t *pool, struct pool__job *job);
 bool pool__cancel(pool_t *pool, struct pool__job *job);
-void pool__cancel_lane(pool_t *pool);
+void pool__cancel_live(pool_t *pool);
 void pool__call_done_fn(pool_t *pool, struct pool_future *f);
 
 /* map.c */

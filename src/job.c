@@ -817,6 +817,29 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
 
 /* ---- completion of async jobs (pool->lock held) ------------------------ */
 
+/* pool->live: from the async future's submission to the claim of its
+ * completion. The queue alone does not do: a job leaves it once its items
+ * are all claimed (or a failure lowered stop_at), while they still run. */
+static void live_link(pool_t *pool, struct pool_future *f)
+{
+    f->live_prev = NULL;
+    f->live_next = pool->live;
+    if (pool->live)
+        pool->live->live_prev = f;
+    pool->live = f;
+}
+
+static void live_unlink(pool_t *pool, struct pool_future *f)
+{
+    if (f->live_prev)
+        f->live_prev->live_next = f->live_next;
+    else
+        pool->live = f->live_next;
+    if (f->live_next)
+        f->live_next->live_prev = f->live_prev;
+    f->live_prev = f->live_next = NULL;
+}
+
 /* If the async job is over (exhausted, nobody attached) and nobody has
  * claimed its completion, claim it: settle the future's status and return
  * it, to be finished with pool__future_finish() after the unlock. */
@@ -827,6 +850,7 @@ static struct pool_future *job_try_complete(pool_t *pool, struct pool__job *job)
         pool__load_relaxed(&job->attached) != 0)
         return NULL;
     queue_unlink(pool, job);
+    live_unlink(pool, f);
     f->completing = true;
     /* The lowest item that did not complete decides, as in the serial
      * loop: a failure, or an item a cancel kept from starting. Without a
@@ -1286,6 +1310,7 @@ int pool__submit(pool_t *pool, struct pool__job *job)
     pthread_mutex_lock(&pool->lock);
     int rc = pool__ensure_worker(pool);
     if (rc == 0) {
+        live_link(pool, job->future);
         queue_link(pool, job);
         wake_workers(pool, job->n);
     }
@@ -1343,26 +1368,31 @@ bool pool__cancel(pool_t *pool, struct pool__job *job)
     return cancelled;
 }
 
-void pool__cancel_lane(pool_t *pool)
+/* Every live async future, queued or with its last chunks running: those
+ * with no helper attached complete here, the others when their running
+ * items end. The batch completed here is published whole before any of its
+ * on_done runs: an on_done may wait for another future of it. */
+void pool__cancel_live(pool_t *pool)
 {
     struct pool_future *done = NULL;
 
     pthread_mutex_lock(&pool->lock);
-    struct pool__job *job = pool->lanes[POOL__LANE_ASYNC].head;
-    while (job) {
-        struct pool__job *next = job->qnext;
-        job_cancel_locked(job);
-        struct pool_future *f = job_try_complete(pool, job);
-        if (f) {
+    struct pool_future *f = pool->live;
+    while (f) {
+        struct pool_future *next = f->live_next;
+        job_cancel_locked(&f->job);
+        if (job_try_complete(pool, &f->job)) {
             f->finish_next = done;
             done = f;
         }
-        job = next;
+        f = next;
     }
     pthread_mutex_unlock(&pool->lock);
+    for (f = done; f; f = f->finish_next)
+        pool__future_publish(f);
     while (done) {
         struct pool_future *next = done->finish_next;
-        pool__future_finish(done);
+        pool__future_settle(pool, done);
         done = next;
     }
 }

@@ -165,6 +165,7 @@ pool_t *pool_create(size_t nthreads)
     }
     for (int lane = 0; lane < POOL__NLANES; lane++)
         pool->lanes[lane].head = pool->lanes[lane].tail = NULL;
+    pool->live = NULL;
     pool->drained = false;
     pool->fork_generation = pool__load_relaxed(&pool__fork_generation);
     pool->nthreads = nthreads;

@@ -526,6 +526,169 @@ static void cancel_pending_then_destroy_ends_queued_futures_and_fires_on_done(vo
     }
 }
 
+/*
+ * A loop whose items one chunk holds (chunk = n) is off the queue as soon
+ * as a worker claims that chunk, while its items still run: the running
+ * chunk must stop before its next item all the same. The worker is held in
+ * item HELD_FROM at pool_cancel_pending: ECANCELED at HELD_FROM + 1, and
+ * pool_destroy returns once that item is done, not after the other items.
+ */
+static void cancel_pending_stops_a_loop_whose_items_are_all_claimed(void **state)
+{
+    static const size_t specs[] = { 1, 2, 4 };
+    size_t p;
+
+    (void)state;
+    for (p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        pool_t *pool = tu_pool_open(specs[p]);
+        pool_async_opts opts = POOL_ASYNC_OPTS_INIT;
+        pool_future_t *m = NULL;
+        tu_latch ondone;
+        tu_gate gate;
+        crun r;
+
+        tu_where("%s, one chunk of 100 items", tu_pool_name(specs[p]));
+        tu_gate_init(&gate);
+        tu_latch_init(&ondone);
+        crun_init(&r, 100);
+        crun_reset(&r, 100);
+        r.gate = &gate;
+        r.gate_from = HELD_FROM;
+        opts.on_done = count_done;
+        opts.on_done_arg = &ondone;
+        opts.chunk = 100;
+        TU_ASSERT_EQ(pool_for_async(pool, 100, citem, &r, &opts, &m), 0);
+        TU_ASSERT_EQ(tu_gate_await(&gate, 1), 0);
+
+        pool_cancel_pending(pool);
+        atomic_store(&r.cancel_returned, 1);
+        TU_ASSERT_EQ(pool_future_done(m), 0);
+        tu_gate_open(&gate);
+        pool_destroy(pool);
+
+        TU_ASSERT_EQ(tu_latch_get(&ondone), 1);
+        TU_ASSERT_EQ(pool_future_status(m), ECANCELED);
+        TU_ASSERT_EQ(pool_future_failed_index(m), HELD_FROM + 1);
+        TU_ASSERT_EQ(pool_future_progress(m, NULL), HELD_FROM + 1);
+        verify_cancelled(&r, m, 0, 0);
+        tu_assert_counts(r.count, HELD_FROM + 1, 100, 0, "item past the held one");
+        pool_future_free(m);
+        TU_ASSERT_EQ(tu_gate_timeouts(&gate), 0);
+        crun_free(&r);
+        tu_latch_destroy(&ondone);
+        tu_gate_destroy(&gate);
+    }
+}
+
+/* Two queued futures whose on_done each waits for the other. */
+typedef struct pair_wait {
+    pool_future_t *other; /* set before the cancel */
+    int rc;               /* the wait's */
+    int how;              /* 0: pool_future_wait, 1: pool_wait_all, 2: pool_wait_any */
+} pair_wait;
+
+static void wait_for_other(void *arg, pool_future_t *f)
+{
+    pair_wait *w = arg;
+    size_t index = SIZE_MAX;
+
+    (void)f;
+    w->rc = w->how == 0   ? pool_future_wait(w->other, POOL_FOREVER)
+            : w->how == 1 ? pool_wait_all(&w->other, 1, POOL_FOREVER)
+                          : pool_wait_any(&w->other, 1, POOL_FOREVER, &index);
+}
+
+typedef struct pending_canceller {
+    pool_t *pool;
+    tu_latch returned;
+} pending_canceller;
+
+static void *pending_canceller_main(void *arg)
+{
+    pending_canceller *c = arg;
+
+    pool_cancel_pending(c->pool);
+    tu_latch_add(&c->returned, 1);
+    return NULL;
+}
+
+/*
+ * pool_cancel_pending completes the queued futures as one batch; an
+ * on_done may wait for another future of it (forever, with each of the
+ * three waits): every future of the batch is done before any on_done runs.
+ * Both on_done wait for the other, so whichever runs first would wait for
+ * one that only this same thread could complete. The cancel runs on a
+ * second thread; 10 s without its return fails the test (a hang).
+ */
+static void cancel_pending_on_done_may_wait_for_another_cancelled_future(void **state)
+{
+    static const size_t specs[] = { 1, 2, 4 };
+    size_t p;
+    int how;
+
+    (void)state;
+    for (p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        for (how = 0; how < 3; how++) {
+            pool_t *pool = tu_pool_open(specs[p]);
+            size_t nw = tu_async_workers(pool);
+            pool_async_opts opts = POOL_ASYNC_OPTS_INIT;
+            pool_future_t *m = NULL, *a = NULL, *b = NULL;
+            pair_wait wa = { NULL, -1, how }, wb = { NULL, -1, how };
+            atomic_uint runs;
+            pending_canceller c;
+            pthread_t t;
+            tu_gate gate;
+            crun r;
+
+            tu_where("%s, on_done waiting with wait #%d", tu_pool_name(specs[p]), how);
+            tu_gate_init(&gate);
+            tu_latch_init(&c.returned);
+            atomic_init(&runs, 0);
+            crun_init(&r, 100);
+            crun_reset(&r, 100);
+            r.gate = &gate;
+            r.gate_from = 0;
+            opts.chunk = 1;
+            /* Every worker held in an item of m: a and b stay queued. */
+            TU_ASSERT_EQ(pool_for_async(pool, 100, citem, &r, &opts, &m), 0);
+            TU_ASSERT_EQ(tu_gate_await(&gate, nw), 0);
+            opts.on_done = wait_for_other;
+            opts.on_done_arg = &wa;
+            TU_ASSERT_EQ(pool_submit(pool, pending_task, &runs, &opts, &a), 0);
+            opts.on_done_arg = &wb;
+            TU_ASSERT_EQ(pool_submit(pool, pending_task, &runs, &opts, &b), 0);
+            wa.other = b;
+            wb.other = a;
+
+            c.pool = pool;
+            TU_ASSERT_EQ(pthread_create(&t, NULL, pending_canceller_main, &c), 0);
+            if (tu_latch_wait(&c.returned, 1, TU_MS(10000)) != 0)
+                fail_msg("%s: pool_cancel_pending has not returned after 10 s: an "
+                         "on_done waits for a future of its own batch",
+                         tu_where_buf());
+            pthread_join(t, NULL);
+            TU_ASSERT_EQ(wa.rc, 0);
+            TU_ASSERT_EQ(wb.rc, 0);
+            TU_ASSERT_EQ(pool_future_status(a), ECANCELED);
+            TU_ASSERT_EQ(pool_future_status(b), ECANCELED);
+            TU_ASSERT_EQ(atomic_load(&runs), 0);
+
+            atomic_store(&r.cancel_returned, 1);
+            tu_gate_open(&gate);
+            pool_destroy(pool);
+            TU_ASSERT_EQ(pool_future_status(m), ECANCELED);
+            verify_cancelled(&r, m, 0, 0);
+            pool_future_free(m);
+            pool_future_free(a);
+            pool_future_free(b);
+            TU_ASSERT_EQ(tu_gate_timeouts(&gate), 0);
+            crun_free(&r);
+            tu_latch_destroy(&c.returned);
+            tu_gate_destroy(&gate);
+        }
+    }
+}
+
 /* pool_cancel_pending does not touch a blocking call running meanwhile. */
 typedef struct blocking_call {
     pool_t *pool;
@@ -685,6 +848,8 @@ int main(int argc, char **argv)
         TU_TEST(running_chunks_stop_before_their_next_item_once_cancelled),
         TU_TEST(cancel_from_another_thread_while_a_third_waits),
         TU_TEST(cancel_pending_then_destroy_ends_queued_futures_and_fires_on_done),
+        TU_TEST(cancel_pending_stops_a_loop_whose_items_are_all_claimed),
+        TU_TEST(cancel_pending_on_done_may_wait_for_another_cancelled_future),
         TU_TEST(cancel_pending_leaves_blocking_calls_alone),
         TU_TEST(destroy_without_cancel_finishes_all_pending_async_work),
     };
