@@ -349,7 +349,7 @@ int pool_future_wait(pool_future_t *f, int64_t timeout_ns)
 {
     if (f == NULL)
         return EINVAL;
-    if (is_done(f))
+    if (is_done_sync(f))
         return 0;
     if (timeout_ns == 0)
         return ETIMEDOUT;
@@ -389,7 +389,7 @@ int pool_wait_all(pool_future_t *const *futures, size_t n, int64_t timeout_ns)
         deadline = deadline_after(timeout_ns);
     for (size_t i = 0; i < n; i++) {
         int64_t t = timeout_ns > 0 ? ns_left(&deadline) : timeout_ns;
-        if (timeout_ns > 0 && t == 0 && !is_done(futures[i]))
+        if (timeout_ns > 0 && t == 0 && !is_done_sync(futures[i]))
             return ETIMEDOUT;
         if (pool_future_wait(futures[i], t) != 0)
             return ETIMEDOUT;
@@ -397,10 +397,13 @@ int pool_wait_all(pool_future_t *const *futures, size_t n, int64_t timeout_ns)
     return 0;
 }
 
-static bool any_done(pool_future_t *const *futures, size_t n, size_t *index)
+/* The lowest index of a done future. `sync`: ask as pool_future_done does
+ * (is_done_sync); not under the waiter's lock, which a completing thread
+ * takes inside the future's. */
+static bool any_done(pool_future_t *const *futures, size_t n, size_t *index, bool sync)
 {
     for (size_t i = 0; i < n; i++) {
-        if (is_done(futures[i])) {
+        if (sync ? is_done_sync(futures[i]) : is_done(futures[i])) {
             *index = i;
             return true;
         }
@@ -415,7 +418,7 @@ int pool_wait_any(pool_future_t *const *futures, size_t n, int64_t timeout_ns, s
     for (size_t i = 0; i < n; i++)
         if (futures[i] == NULL)
             return EINVAL;
-    if (any_done(futures, n, index))
+    if (any_done(futures, n, index, true))
         return 0;
     if (timeout_ns == 0)
         return ETIMEDOUT;
@@ -456,11 +459,12 @@ int pool_wait_any(pool_future_t *const *futures, size_t n, int64_t timeout_ns, s
         deadline = deadline_after(timeout_ns);
         dl = &deadline;
     } else {
-        /* Waiting forever from inside a callback: help the first future of
-         * this thread's pool that has unclaimed items, or the wait could
-         * deadlock. Anywhere else, only wait: helping would run one future
-         * to its end and miss the first to complete. */
-        for (size_t i = 0; i < n && !any_done(futures, n, index); i++) {
+        /* Waiting forever from inside a callback: help the first future
+         * of this thread's pool that is not done (its unclaimed items, if
+         * any), or the wait could deadlock. Anywhere else, only wait:
+         * helping would run one future to its end and miss the first to
+         * complete. */
+        for (size_t i = 0; i < n && !any_done(futures, n, index, false); i++) {
             pool_t *pool = future_enter_pool(futures[i]);
             if (pool == NULL)
                 continue;
@@ -475,7 +479,7 @@ int pool_wait_any(pool_future_t *const *futures, size_t n, int64_t timeout_ns, s
 
     int rc = 0;
     pthread_mutex_lock(&w.lock);
-    while (!w.fired && !any_done(futures, n, index) && rc != ETIMEDOUT)
+    while (!w.fired && !any_done(futures, n, index, false) && rc != ETIMEDOUT)
         rc = cv_wait(&w.cv, &w.lock, dl);
     pthread_mutex_unlock(&w.lock);
 
@@ -493,7 +497,7 @@ int pool_wait_any(pool_future_t *const *futures, size_t n, int64_t timeout_ns, s
     pthread_cond_destroy(&w.cv);
     pthread_mutex_destroy(&w.lock);
     free(nodes);
-    return any_done(futures, n, index) ? 0 : ETIMEDOUT;
+    return any_done(futures, n, index, true) ? 0 : ETIMEDOUT;
 }
 
 /* ---- cancel ------------------------------------------------------------------ */

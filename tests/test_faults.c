@@ -13,7 +13,8 @@
  *     and is destroyed cleanly.
  * Blocking calls are also checked to allocate nothing at all, as the header
  * promises; and a slowed-down write() checks that a future's completion fd
- * is readable as soon as the future is done.
+ * is readable as soon as the future is done, and that once it is readable
+ * every query and zero-timeout wait says done.
  *
  * How: only this executable is linked with -Wl,--wrap=malloc,... (see
  * tests/CMakeLists.txt), so every reference to those functions from this file
@@ -297,16 +298,23 @@ int __wrap_close(int fd)
     return __real_close(fd);
 }
 
-/* While set, writes to the library's event fds are slowed down: widens the
- * window between a future's completion and its fd becoming readable. */
+/* While set, writes to the library's event fds are slowed down: before
+ * the write (DELAY_BEFORE) widens the window between a future's completion
+ * and its fd becoming readable; after it (DELAY_AFTER), the window between
+ * the fd becoming readable and the completing thread's next step. */
+enum { DELAY_NONE, DELAY_BEFORE, DELAY_AFTER };
 static atomic_int delay_event_writes;
 
 ssize_t __wrap_write(int fd, const void *buf, size_t n)
 {
-    if (atomic_load(&delay_event_writes) && fd >= 0 && fd < FD_MAX &&
-        atomic_load(&fd_ours[fd]))
+    int delay = atomic_load(&delay_event_writes);
+    int ours = fd >= 0 && fd < FD_MAX && atomic_load(&fd_ours[fd]);
+    if (delay == DELAY_BEFORE && ours)
         tu_sleep_ns(TU_MS(50));
-    return __real_write(fd, buf, n);
+    ssize_t rc = __real_write(fd, buf, n);
+    if (delay == DELAY_AFTER && ours)
+        tu_sleep_ns(TU_MS(50));
+    return rc;
 }
 
 /*
@@ -992,18 +1000,66 @@ static void completion_fd_is_readable_as_soon_as_done(void **state)
         pfd.fd = pool_future_fd(f);
         pfd.events = POLLIN;
         TU_ASSERT_TRUE(pfd.fd >= 0);
-        atomic_store(&delay_event_writes, 1);
+        atomic_store(&delay_event_writes, DELAY_BEFORE);
         atomic_store(&go, 1);
         while (!pool_future_done(f))
             ;
         readable = poll(&pfd, 1, 0);
-        atomic_store(&delay_event_writes, 0);
+        atomic_store(&delay_event_writes, DELAY_NONE);
         TU_ASSERT_EQ(pool_future_wait(f, POOL_FOREVER), 0);
         pool_future_free(f);
         pool_destroy(pool);
         if (readable != 1)
             fail_msg("%s: pool_future_done() is true, but the completion fd does not "
                      "poll readable", tu_where_buf());
+    }
+}
+
+/*
+ * The other way round, as an event loop sees it: poll() says the fd is
+ * readable, and then every question about the future says done, the
+ * zero-timeout waits (pool_future_wait, pool_wait_all, pool_wait_any)
+ * included. The completing thread's write is slowed down after it is made,
+ * which holds it between the fd's signal and the rest of the completion.
+ */
+static void every_query_says_done_once_the_fd_is_readable(void **state)
+{
+    static const size_t specs[] = { 1, 2 };
+    size_t p;
+
+    (void)state;
+    for (p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        pool_t *pool = tu_pool_open(specs[p]);
+        pool_future_t *f = NULL;
+        struct pollfd pfd;
+        size_t index = SIZE_MAX;
+        atomic_int go;
+        int wait0, all0, any0, done, status;
+
+        tu_where("%s", tu_pool_name(specs[p]));
+        atomic_init(&go, 0);
+        TU_ASSERT_EQ(pool_submit(pool, spin_task, &go, NULL, &f), 0);
+        pfd.fd = pool_future_fd(f);
+        pfd.events = POLLIN;
+        TU_ASSERT_TRUE(pfd.fd >= 0);
+        atomic_store(&delay_event_writes, DELAY_AFTER);
+        atomic_store(&go, 1);
+        TU_ASSERT_EQ(poll(&pfd, 1, 10000), 1);
+        wait0 = pool_future_wait(f, 0);
+        all0 = pool_wait_all(&f, 1, 0);
+        any0 = pool_wait_any(&f, 1, 0, &index);
+        done = pool_future_done(f);
+        status = pool_future_status(f);
+        atomic_store(&delay_event_writes, DELAY_NONE);
+        TU_ASSERT_EQ(pool_future_wait(f, POOL_FOREVER), 0);
+        pool_future_free(f);
+        pool_destroy(pool);
+        TU_ASSERT_EQ(wait0, 0);
+        TU_ASSERT_EQ(all0, 0);
+        TU_ASSERT_EQ(any0, 0);
+        TU_ASSERT_EQ(index, 0);
+        TU_ASSERT_EQ(done, 1);
+        TU_ASSERT_EQ(status, 0);
     }
 }
 
@@ -1038,6 +1094,7 @@ int main(int argc, char **argv)
         TU_TEST(every_allocation_thread_start_and_fd_failure_is_clean),
         TU_TEST(every_mutex_and_condvar_init_failure_is_clean),
         TU_TEST(completion_fd_is_readable_as_soon_as_done),
+        TU_TEST(every_query_says_done_once_the_fd_is_readable),
     };
 
     return TU_RUN(tests, argc, argv);
