@@ -372,9 +372,10 @@ POOL_API int pool_map_unzip(pool_t *pool, pool_map_fn fn, void *ctx,
  * pool_future_wait and pool_wait_all, waiting forever, run unclaimed items of
  * the future they wait for on the waiting thread (as a blocking caller
  * does), so waiting on a future from inside a callback of the same pool
- * cannot deadlock, even on a pool of 1 or 2. pool_wait_any does so only when
- * called from a callback of that pool (elsewhere it would hold up "first
- * completed"). A finite timeout never runs items, so it is honoured.
+ * cannot deadlock, even on a pool of 1 or 2. pool_wait_any and
+ * pool_future_next do so only when called from a callback of that pool
+ * (elsewhere they would hold up "first completed", or the first chunk). A
+ * finite timeout never runs items, so it is honoured.
  */
 
 typedef struct pool_future pool_future_t;
@@ -384,10 +385,11 @@ typedef int (*pool_task_fn)(void *ctx);
 
 /* Completion callback: runs exactly once, after the status is final, on the
  * thread that completed the future (a worker, or a thread inside
- * pool_future_wait/cancel/pool_cancel_pending, or the submitter with a NULL
- * pool). It may submit more work and may call pool_future_free(future). It
- * counts as a callback of the pool: pool_destroy() of that pool from it is
- * refused (message and abort), as from any callback. */
+ * pool_future_wait/cancel/pool_cancel_pending, or the submitter, before the
+ * submitting call returns, with a NULL pool or a call of no items). It may
+ * submit more work and may call pool_future_free(future). It counts as a
+ * callback of the pool: pool_destroy() of that pool from it is refused
+ * (message and abort), as from any callback. */
 typedef void (*pool_done_fn)(void *arg, pool_future_t *future);
 
 /* pool_async_opts.flags: keep a record of every finished chunk, to be
@@ -478,8 +480,9 @@ POOL_API size_t pool_future_progress(const pool_future_t *future, size_t *total)
  * lowest item that never started (every item below it ran), unless an item
  * below that failed (the lowest failure wins, as always), or every item had
  * already started (the status is then what it would have been).
- * Returns 0 when the cancel took effect, EBUSY when the future is done or
- * is a task that has already started.
+ * Returns 0 when the cancel was made (also when every item had started),
+ * EBUSY when the future is done, or has a single item (a task, or a map of
+ * one) that has already started.
  */
 POOL_API int pool_future_cancel(pool_future_t *future);
 
@@ -491,6 +494,8 @@ POOL_API int pool_future_cancel(pool_future_t *future);
  * Returns 0 with a chunk, ENOENT once the future is done and every chunk has
  * been returned, ETIMEDOUT, or EINVAL (no POOL_ASYNC_CHUNKS, NULL argument).
  * Several threads may consume one future; each chunk goes to one of them.
+ * Waiting forever from inside a callback of the future's pool, it first
+ * runs the future's unclaimed items itself, as pool_wait_any does.
  */
 POOL_API int pool_future_next(pool_future_t *future, int64_t timeout_ns,
                               size_t *begin, size_t *end, int *status);
@@ -498,8 +503,9 @@ POOL_API int pool_future_next(pool_future_t *future, int64_t timeout_ns,
 /*
  * pool_future_fd - a file descriptor that becomes readable (and stays so)
  * once the future is done, for poll/epoll/libuv loops: eventfd on Linux, a
- * pipe elsewhere. Owned by the future (closed by pool_future_free); do not
- * read it or close it. Returns -1 with errno (EMFILE, ENFILE, ENOMEM).
+ * pipe elsewhere. Owned by the future (closed by pool_future_free, or for
+ * a future freed before it is done, when it completes); do not read it or
+ * close it. Returns -1 with errno (EMFILE, ENFILE, ENOMEM).
  */
 POOL_API int pool_future_fd(pool_future_t *future);
 
@@ -529,10 +535,12 @@ POOL_API int pool_wait_any(pool_future_t *const *futures, size_t n, int64_t time
 
 /*
  * pool_cancel_pending - shutdown(cancel_futures=True): cancel every async
- * future of the pool (items not started never start; running ones finish).
- * Blocking calls are not affected. Then pool_destroy() returns as soon as
- * the running items are done. Without it, pool_destroy() first finishes all
- * queued async work (shutdown(wait=True)). NULL is a no-op.
+ * future of the pool, queued or running (items not started never start;
+ * running ones finish). Blocking calls are not affected, nor are futures
+ * submitted after it, also those its on_done callbacks submit. Then
+ * pool_destroy() returns as soon as the running items are done. Without
+ * it, pool_destroy() first finishes all queued async work
+ * (shutdown(wait=True)). NULL is a no-op.
  */
 POOL_API void pool_cancel_pending(pool_t *pool);
 

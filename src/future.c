@@ -208,8 +208,13 @@ static int future_start(pool_t *pool, struct pool_future *f, pool_future_t **out
         f->nrecords_cap = cap;
     }
     if (pool == NULL || job->n == 0) {
+        /* Nothing to queue: done here, and on_done runs on this thread
+         * before the call returns; with a pool (no items), as a callback
+         * of that pool, like any on_done. */
         int rc = job->n ? pool__submit(NULL, job) : 0;
-        f->pool = NULL;
+        f->pool = pool;
+        if (pool)
+            pool__call_begin(pool);
         *out = f;
         future_finish_inline(f, rc);
         return 0;
@@ -533,6 +538,17 @@ int pool_future_next(pool_future_t *f, int64_t timeout_ns, size_t *begin, size_t
     if (timeout_ns > 0) {
         deadline = deadline_after(timeout_ns);
         dl = &deadline;
+    } else if (timeout_ns < 0) {
+        /* Waiting forever from inside a callback of the future's pool: run
+         * its unclaimed items first, or the wait could deadlock (as in
+         * pool_wait_any). Anywhere else, only wait: chunks come as others
+         * finish them. */
+        pool_t *pool = future_enter_pool(f);
+        if (pool) {
+            if (pool__running_on(pool))
+                pool__help(pool, &f->job);
+            pool__call_end(pool);
+        }
     }
 
     int rc = 0;

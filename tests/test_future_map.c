@@ -691,6 +691,83 @@ static void next_on_empty_map_is_enoent_at_once(void **state)
     run_free(&r);
 }
 
+/* An async task that starts a streamed loop on its own pool and reads it
+ * to the end, waiting forever: what each read returned, for the test. */
+typedef struct own_reader {
+    run *r;
+    pool_t *pool;
+    size_t n, chunk;
+    int start_rc, last_rc, bad_status;
+    size_t chunks, items;
+} own_reader;
+
+static int read_own_stream(void *ctx)
+{
+    own_reader *o = ctx;
+    pool_async_opts opts = POOL_ASYNC_OPTS_INIT;
+    pool_future_t *f = NULL;
+    size_t b, e;
+    int status, rc;
+
+    opts.chunk = o->chunk;
+    opts.flags = POOL_ASYNC_CHUNKS;
+    o->start_rc = start_async(o->r, API_FOR, o->pool, o->n, &opts, &f);
+    if (o->start_rc != 0)
+        return o->start_rc;
+    while ((rc = pool_future_next(f, POOL_FOREVER, &b, &e, &status)) == 0) {
+        o->chunks++;
+        o->items += e - b;
+        o->bad_status += status != 0;
+    }
+    o->last_rc = rc;
+    pool_future_free(f);
+    return 0;
+}
+
+/*
+ * pool_future_next waiting forever from inside a callback of the future's
+ * pool runs the future's unclaimed items itself, as pool_future_wait does:
+ * here the reader is an async task on the pool's only async worker, so
+ * nobody else could run them. Every item runs once and comes back in the
+ * stream, which then ends with ENOENT. 10 s without the task's end fails
+ * the test (a hang).
+ */
+static void next_waiting_forever_inside_a_callback_runs_the_items_itself(void **state)
+{
+    static const size_t specs[] = { 1, 2 };
+    static const size_t chunks[] = { 0, 1 };
+    size_t p, c;
+    run r;
+
+    (void)state;
+    run_init(&r);
+    for (p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        for (c = 0; c < TU_ARRAY_LEN(chunks); c++) {
+            pool_t *pool = tu_pool_open(specs[p]);
+            own_reader o = { &r, pool, 200, chunks[c], -1, -1, 0, 0, 0 };
+            pool_future_t *t = NULL;
+
+            tu_where("%s, chunk %zu", tu_pool_name(specs[p]), chunks[c]);
+            TU_ASSERT_EQ(pool_submit(pool, read_own_stream, &o, NULL, &t), 0);
+            if (pool_future_wait(t, TU_MS(10000)) != 0)
+                fail_msg("%s: the task reading its own stream has not ended after 10 s",
+                         tu_where_buf());
+            TU_ASSERT_EQ(pool_future_status(t), 0);
+            pool_future_free(t);
+            pool_destroy(pool);
+            TU_ASSERT_EQ(o.start_rc, 0);
+            TU_ASSERT_EQ(o.last_rc, ENOENT);
+            TU_ASSERT_EQ(o.bad_status, 0);
+            TU_ASSERT_EQ(o.items, 200);
+            TU_ASSERT_TRUE(o.chunks >= 1);
+            if (chunks[c] == 1)
+                TU_ASSERT_EQ(o.chunks, 200);
+            tu_assert_counts(r.count, 0, 200, 1, "item");
+        }
+    }
+    run_free(&r);
+}
+
 #define CONSUMERS 3
 
 typedef struct consumer {
@@ -904,6 +981,7 @@ int main(int argc, char **argv)
         TU_TEST(next_times_out_while_nothing_new_and_ends_with_enoent),
         TU_TEST(next_without_chunks_flag_or_with_null_argument_is_einval),
         TU_TEST(next_on_empty_map_is_enoent_at_once),
+        TU_TEST(next_waiting_forever_inside_a_callback_runs_the_items_itself),
         TU_TEST(several_consumers_of_one_future_get_each_chunk_once),
         TU_TEST(map_async_rejects_what_pool_map_rejects_and_runs_nothing),
     };

@@ -347,8 +347,16 @@ static int noop_item(void *ctx, size_t i)
 
 /* Child: a pool_for whose every item destroys the pool it runs on, made
  * by the creating thread or, with from_other_thread, by a second thread
- * (the creator's calls are tracked apart: see src/internal.h). */
-static int from_other_thread;
+ * (the creator's calls are tracked apart: see src/internal.h). With
+ * from_empty_on_done, the destroy comes from the on_done of an async loop
+ * of no items instead, which runs inside pool_for_async itself. */
+static int from_other_thread, from_empty_on_done;
+
+static void destroy_on_done(void *arg, pool_future_t *f)
+{
+    (void)f;
+    pool_destroy(arg);
+}
 
 typedef struct destroy_call {
     pool_t *pool;
@@ -364,6 +372,14 @@ static void *destroying_caller(void *arg)
      * alone before it is shared (src/job.c); that must be caught too. */
     for (k = 0; k < 100; k++)
         pool_for(d->pool, d->nthreads, noop_item, NULL);
+    if (from_empty_on_done) {
+        pool_async_opts opts = POOL_ASYNC_OPTS_INIT;
+        pool_future_t *f;
+        opts.on_done = destroy_on_done;
+        opts.on_done_arg = d->pool;
+        pool_for_async(d->pool, 0, noop_item, NULL, &opts, &f);
+        return NULL;
+    }
     pool_for(d->pool, d->n, destroy_own_pool, d->pool);
     return NULL;
 }
@@ -516,13 +532,17 @@ static void destroy_inside_callback_aborts_with_message(void **state)
     (void)state;
     /* Runs under TSan too: this process has no other thread when it forks
      * (every earlier pool is destroyed), which TSan supports. */
-    for (k = 0; k < 2 * TU_ARRAY_LEN(sizes); k++) {
+    for (k = 0; k < 3 * TU_ARRAY_LEN(sizes); k++) {
         size_t err_bytes;
         int status;
 
-        from_other_thread = k >= TU_ARRAY_LEN(sizes);
-        tu_where("child with pool_create(%zu), called from the %s thread",
-                 sizes[k % TU_ARRAY_LEN(sizes)], from_other_thread ? "second" : "creating");
+        from_other_thread = k / TU_ARRAY_LEN(sizes) == 1;
+        from_empty_on_done = k / TU_ARRAY_LEN(sizes) == 2;
+        tu_where("child with pool_create(%zu), called from the %s",
+                 sizes[k % TU_ARRAY_LEN(sizes)],
+                 from_empty_on_done  ? "on_done of an async loop of 0 items"
+                 : from_other_thread ? "second thread"
+                                     : "creating thread");
         status = run_destroy_child(sizes[k % TU_ARRAY_LEN(sizes)], 64, &err_bytes);
         if (!WIFSIGNALED(status))
             fail_msg("%s: child exited with status %d instead of aborting",
