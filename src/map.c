@@ -1160,6 +1160,8 @@ int pool_map_unzip(pool_t *pool, pool_map_fn fn, void *ctx, const void *in, size
     if ((rc = check_array(in, in_size, n)) != 0 ||
         (rc = check_columns(tuple_size, n, columns, ncolumns)) != 0)
         return rc;
+    if (mul_overflows(n, tuple_size)) /* as pool_unzip: no column need say so */
+        return EOVERFLOW;
     if (n == 0)
         return 0;
 

@@ -439,6 +439,13 @@ static int map_unzip_column_overflow(pool_t *pool, victim *v)
                           &v->opts);
 }
 
+/* No column can hold the n tuples' bytes either, but n * tuple_size still
+ * overflows: the same error as pool_unzip's, before any item runs. */
+static int map_unzip_tuple_overflow(pool_t *pool, victim *v)
+{
+    return pool_map_unzip(pool, count_map, v, v->in, 0, 8, HUGE_N, NULL, 0, &v->opts);
+}
+
 static void map_unzip_bad_tuple_size_is_einval(void **state)
 {
     (void)state;
@@ -469,6 +476,7 @@ static void map_unzip_size_overflow_is_eoverflow(void **state)
     (void)state;
     EXPECT_ARG_ERROR_EX(map_unzip_in_overflow, EOVERFLOW);
     EXPECT_ARG_ERROR_EX(map_unzip_column_overflow, EOVERFLOW);
+    EXPECT_ARG_ERROR_EX(map_unzip_tuple_overflow, EOVERFLOW);
 }
 
 /* ------------------------------------------------------------------------ */
