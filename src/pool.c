@@ -236,23 +236,34 @@ static void wait_owner(pool_t *pool)
     }
 }
 
+/* pool_destroy() from a callback of the pool it destroys. */
+static _Noreturn void refuse_from_callback(void)
+{
+    fputs("poolmap: pool_destroy() called from a callback running on the "
+          "same pool; it would wait for itself forever. Aborting.\n",
+          stderr);
+    abort();
+}
+
 void pool_destroy(pool_t *pool)
 {
     if (pool == NULL)
         return;
     if (pool__forked(pool)) {
         /* Inherited through fork(): its threads do not exist here and its
-         * locks may be held by them, so only the memory is released. */
+         * locks may be held by them, so only the memory is released; but
+         * not from under a callback of it, which would go on in freed
+         * memory. Only this thread's frames tell (owner_busy may be the
+         * parent's, left set by the fork). */
+        for (const struct pool__frame *f = pool__frames; f; f = f->up)
+            if (f->pool == pool)
+                refuse_from_callback();
         free(pool->workers);
         free(pool);
         return;
     }
-    if (pool__running_on(pool)) {
-        fputs("poolmap: pool_destroy() called from a callback running on the "
-              "same pool; it would wait for itself forever. Aborting.\n",
-              stderr);
-        abort();
-    }
+    if (pool__running_on(pool))
+        refuse_from_callback();
     /* Wait for calls in flight. The last one out sets drained under the
      * lock (see pool__run), so no call touches the pool after we go on. */
     pthread_mutex_lock(&pool->lock);

@@ -3,7 +3,8 @@
  * (whose workers do not exist in the child) still computes every call
  * correctly, serially, and never hangs, also when the fork happened while
  * another thread was in the middle of a call; the child can create, use and
- * destroy new pools; pool_destroy of the inherited pool returns.
+ * destroy new pools; pool_destroy of the inherited pool returns, but from
+ * a callback of that pool it aborts, as in the parent.
  *
  * Also here: the run-time version matches the header.
  */
@@ -11,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,9 +152,30 @@ static void child_main(pool_t *inherited)
     _exit(0);
 }
 
-/* Fork, run child_main there, and return its wait status; a child still
+static int destroy_own_pool(void *ctx, size_t i)
+{
+    (void)i;
+    pool_destroy(ctx);
+    return 0;
+}
+
+/* Another child: destroys the inherited pool from a callback of it, which
+ * must abort (message, SIGABRT) rather than free the pool under the call. */
+static void child_destroys_from_callback(pool_t *inherited)
+{
+    struct rlimit no_core = { 0, 0 };
+    FILE *quiet = freopen("/dev/null", "w", stderr);
+
+    (void)quiet;
+    signal(SIGABRT, SIG_DFL); /* cmocka's handler would longjmp instead */
+    setrlimit(RLIMIT_CORE, &no_core);
+    pool_for(inherited, 1, destroy_own_pool, inherited); /* one: no second destroy */
+    _exit(4); /* reached only if pool_destroy returned */
+}
+
+/* Fork, run `child` there, and return its wait status; a child still
  * running after 20 s is killed and fails the test (a hang). */
-static int fork_and_wait(pool_t *pool)
+static int fork_and_wait(pool_t *pool, void (*child)(pool_t *))
 {
     int status = 0;
     fflush(stdout);
@@ -160,7 +183,7 @@ static int fork_and_wait(pool_t *pool)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
-        child_main(pool);
+        child(pool);
     for (long ms = 0; ms < 20000; ms += 5) {
         if (waitpid(pid, &status, WNOHANG) == pid)
             return status;
@@ -190,7 +213,7 @@ static void child_uses_inherited_and_new_pools(void **state)
         assert_non_null(pool);
         settle_before_fork(pool);
         TU_ASSERT_EQ(check_map(pool), 0); /* workers have run before the fork */
-        assert_child_ok(fork_and_wait(pool));
+        assert_child_ok(fork_and_wait(pool, child_main));
         TU_ASSERT_EQ(check_map(pool), 0); /* the parent's pool is unaffected */
         pool_destroy(pool);
     }
@@ -229,12 +252,32 @@ static void fork_during_calls_never_hangs_child(void **state)
         while (atomic_load(&b.calls) < rep + 1)
             sleep_ms(1);
         tu_where("fork %d during calls", rep);
-        assert_child_ok(fork_and_wait(b.pool));
+        assert_child_ok(fork_and_wait(b.pool, child_main));
     }
     atomic_store(&b.stop, 1);
     pthread_join(t, NULL);
     TU_ASSERT_EQ(atomic_load(&b.errors), 0);
     pool_destroy(b.pool);
+}
+
+static void child_destroying_inherited_pool_from_its_callback_aborts(void **state)
+{
+    static const size_t sizes[] = { 1, 2, 4 };
+    (void)state;
+    SKIP_UNDER_SANITIZER();
+    for (size_t k = 0; k < TU_ARRAY_LEN(sizes); k++) {
+        tu_where("pool_create(%zu)", sizes[k]);
+        pool_t *pool = pool_create(sizes[k]);
+        assert_non_null(pool);
+        settle_before_fork(pool);
+        int status = fork_and_wait(pool, child_destroys_from_callback);
+        if (!WIFSIGNALED(status))
+            fail_msg("%s: child exited with status %d instead of aborting", tu_where_buf(),
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        TU_ASSERT_EQ(WTERMSIG(status), SIGABRT);
+        TU_ASSERT_EQ(check_map(pool), 0);
+        pool_destroy(pool);
+    }
 }
 
 static void runtime_version_matches_header(void **state)
@@ -255,6 +298,7 @@ int main(int argc, char **argv)
         TU_TEST(runtime_version_matches_header),
         TU_TEST(child_uses_inherited_and_new_pools),
         TU_TEST(fork_during_calls_never_hangs_child),
+        TU_TEST(child_destroying_inherited_pool_from_its_callback_aborts),
     };
     return TU_RUN(tests, argc, argv);
 }
