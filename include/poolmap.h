@@ -83,7 +83,8 @@
  * - fork(): in the child, a pool created before the fork has no workers.
  *   It stays usable: every call on it runs serially on the calling thread,
  *   as with a NULL pool (async calls complete before they return), and
- *   pool_destroy() only frees its memory. Futures of the parent's pool that
+ *   pool_destroy() only frees its memory (from a callback of that pool it
+ *   is refused, as anywhere). Futures of the parent's pool that
  *   were not done at the fork never complete in the child. The child
  *   may create new pools as usual. (Fork while this thread is inside a call
  *   on the pool is not supported.)
@@ -216,7 +217,9 @@ typedef int (*pool_map_fn)(void *ctx, const void *in, void *out);
  *     return 0;
  * with the items spread over the pool; each runs exactly once (until the
  * first failure, see the error contract above). in_size or out_size may be 0
- * (then in or out may be NULL and fn gets that pointer unchanged).
+ * (then in or out may be NULL and fn gets that pointer unchanged). in and
+ * out may be one array with in_size == out_size (each item rewrites its own
+ * element), but must not otherwise overlap: items run in no fixed order.
  *
  * Errors: EINVAL (fn NULL; in NULL with n > 0 and in_size > 0; same for out),
  * EOVERFLOW (n * in_size or n * out_size overflows), or the status of the
