@@ -158,7 +158,8 @@ typedef struct pool_mpi_opts {
      * 4 * (2 * ranks - 1), but never fewer than n / (128 * ranks) items nor
      * than the largest pool size; static: a block in as few pieces as the
      * cap allows. A chunk's data is capped at 4 MiB each way (at least one
-     * element), so a large chunk is cut to fit. Each rank runs a chunk
+     * element; only data that travels counts, so no input with
+     * POOL_MPI_IN_ALL), so a large chunk is cut to fit. Each rank runs a chunk
      * with pool_map_ex and its automatic local chunking. */
     size_t chunk;
     /* Out: index of the lowest failing item on every rank, or POOL_NO_INDEX
@@ -187,7 +188,9 @@ typedef struct pool_mpi_opts {
  * first failure. On a rank that maps an item whose input was scattered,
  * fn's `in` points into a buffer of that rank, valid during the call only.
  * With in_size 0 (or out_size 0) fn gets the calling rank's own `in` (or
- * `out`) pointer unchanged, as pool_map does.
+ * `out`) pointer unchanged, as pool_map does. `in` and `out` must not
+ * overlap (unlike pool_map's, not even item for item: the root sends a
+ * chunk's input from `in` while its results may already come back).
  *
  * pool: this rank's pool, or NULL to map this rank's share serially on the
  * calling thread. opts: NULL means POOL_MPI_OPTS_INIT (then it must be NULL

@@ -882,6 +882,71 @@ static void zero_sized_elements_get_own_pointers(void)
     }
 }
 
+/*
+ * A chunk's size is capped by the bytes that travel, and only by those:
+ * elements of size 0, and with POOL_MPI_IN_ALL the input (never sent),
+ * leave chunks of many items, which each rank's pool of 2 shares. An item
+ * waits (up to 20 ms) for a second item of its rank to run beside it; on
+ * the ranks other than the root, which run one chunk at a time, a chunk of
+ * one item always runs alone. Some items there must meet: with chunks
+ * capped at one item, none did.
+ */
+typedef struct meet {
+    atomic_uint inside, met, calls;
+} meet;
+
+static int meet_fn(void *ctx, const void *in, void *out)
+{
+    meet *m = ctx;
+    int64_t end = now_ns() + 20000000;
+
+    (void)in;
+    (void)out;
+    atomic_fetch_add(&m->calls, 1);
+    atomic_fetch_add(&m->inside, 1);
+    while (atomic_load(&m->inside) < 2 && now_ns() < end)
+        ;
+    if (atomic_load(&m->inside) >= 2)
+        atomic_fetch_add(&m->met, 1);
+    atomic_fetch_sub(&m->inside, 1);
+    return 0;
+}
+
+static void chunks_are_capped_by_the_bytes_that_travel_only(void)
+{
+    static const struct {
+        const char *name;
+        size_t in_size, out_size, n;
+        unsigned flags;
+    } cases[] = {
+        { "in_size 0, out_size 0, dynamic", 0, 0, 64, 0 },
+        { "in_size 0, out_size 0, static", 0, 0, 64, POOL_MPI_STATIC },
+        { "in-all, in_size 4 MiB, out_size 0", (size_t)4 << 20, 0, 12, POOL_MPI_IN_ALL },
+    };
+    pool_t *pool = pool_for_rank(ALL_TWO);
+
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char *in = cases[k].in_size ? xmalloc(cases[k].n * cases[k].in_size) : NULL;
+        pool_mpi_opts opts = POOL_MPI_OPTS_INIT;
+        meet m;
+
+        where("%s", cases[k].name);
+        atomic_init(&m.inside, 0);
+        atomic_init(&m.met, 0);
+        atomic_init(&m.calls, 0);
+        opts.flags = cases[k].flags;
+        CHECK_EQ(pool_map_mpi(pool, meet_fn, &m, in, cases[k].in_size, NULL, cases[k].out_size,
+                              cases[k].n, MPI_COMM_WORLD, &opts),
+                 0);
+        unsigned sums[2] = { atomic_load(&m.calls), g_rank ? atomic_load(&m.met) : 0 };
+        MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_UNSIGNED, MPI_SUM, MPI_COMM_WORLD);
+        CHECK_EQ(sums[0], cases[k].n);
+        CHECK(sums[1] > 0);
+        free(in);
+    }
+    pool_destroy(pool);
+}
+
 /* A communicator of one rank: the local pool_map_ex, same contract. */
 static void one_rank_communicator(void)
 {
@@ -935,6 +1000,7 @@ static const struct {
     T(gather_then_pool_unzip),
     T(big_odd_sized_elements),
     T(zero_sized_elements_get_own_pointers),
+    T(chunks_are_capped_by_the_bytes_that_travel_only),
     T(one_rank_communicator),
 #undef T
 };
@@ -951,6 +1017,12 @@ int main(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
     if (g_rank == 0)
         printf("test_mpi: %d ranks, thread level %d\n", g_size, provided);
+    if (provided < MPI_THREAD_FUNNELED) { /* what pool_map_mpi needs */
+        if (g_rank == 0)
+            printf("MPI gives a thread level below MPI_THREAD_FUNNELED\n");
+        MPI_Finalize();
+        return 1;
+    }
 
     for (size_t k = 0; k < sizeof tests / sizeof *tests; k++) {
         if (argc > 1 && strcmp(argv[1], tests[k].name) != 0)

@@ -180,8 +180,9 @@ static bool wait_all(call *c, int count, MPI_Request *reqs)
     return !c->mpi_failed;
 }
 
-/* An int count of bytes for `items` elements of `size`: within the cap by
- * construction (cap * size <= max(MSG_BYTES, POOL_MPI_ELEMENT_MAX)). */
+/* An int count of bytes for `items` elements of `size`, a size that
+ * travels: within the cap by construction (cap * size <= max(MSG_BYTES,
+ * POOL_MPI_ELEMENT_MAX)). */
 static int bytes(size_t items, size_t size)
 {
     return (int)(items * size);
@@ -493,9 +494,13 @@ static int check_local(const call *c, const pool_mpi_opts *o)
  * ENOMEM is agreed on too. */
 static int allocate(call *c)
 {
-    size_t widest = c->in_size > c->out_size ? c->in_size : c->out_size;
+    /* The cap is on what travels: with POOL_MPI_IN_ALL no input is sent,
+     * and elements of size 0 send nothing (a cap of one item there made
+     * every chunk one pool_map_ex of one item, run alone). */
+    size_t wire_in = (c->flags & POOL_MPI_IN_ALL) ? 0 : c->in_size;
+    size_t widest = wire_in > c->out_size ? wire_in : c->out_size;
 
-    c->cap = min_size(widest > 0 && widest < MSG_BYTES ? MSG_BYTES / widest : 1, c->n);
+    c->cap = min_size(widest == 0 ? c->n : widest < MSG_BYTES ? MSG_BYTES / widest : 1, c->n);
     if (c->cap == 0)
         return 0; /* n == 0: nothing to hold */
     if (c->rank == c->root) {
