@@ -12,7 +12,7 @@
  *        mpiexec -hosts h1,h2 -n 4 ./build/examples/mandelbrot_mpi   (mpich)
  *
  * Each rank's pool gets the host's CPUs divided among the ranks on that
- * host. Rank 0 also renders the image alone (a NULL pool, one thread),
+ * host. Rank 0 also renders the image alone (a plain loop, one thread),
  * checks the two are byte for byte equal, prints both times and how many
  * rows each rank rendered, and writes the PGM (the same bytes as
  * mandelbrot.c writes for the same arguments). Every rank exits 0 on
@@ -161,6 +161,13 @@ int main(int argc, char **argv)
         return 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    if (provided < MPI_THREAD_FUNNELED) { /* what pool_map_mpi needs */
+        if (rank == 0)
+            fprintf(stderr, "mandelbrot_mpi: MPI gives thread level %d, below FUNNELED\n",
+                    provided);
+        MPI_Finalize();
+        return 1;
+    }
 
     /* Rank 0 reads the arguments (and says what is wrong); every rank gets
      * its reading: {status, width, height, maxiter}, defaults as mandelbrot.c. */

@@ -81,10 +81,13 @@ run_valgrind() { # build dir
   fi
 }
 
-# clang-tidy (.clang-tidy: warnings are errors) and cppcheck on src/.
+# clang-tidy (.clang-tidy: warnings are errors) and cppcheck on src/ (the
+# MPI module too, when the build dir has it).
 run_lint() { # build dir with compile_commands.json
-  echo "== clang-tidy src/*.c"
-  clang-tidy -p "$1" --quiet src/*.c
+  local mpi=
+  grep -q 'src/mpi/map_mpi.c' "$1/compile_commands.json" && mpi=src/mpi/*.c
+  echo "== clang-tidy src/*.c $mpi"
+  clang-tidy -p "$1" --quiet src/*.c $mpi
   echo "== cppcheck src/"
   cppcheck --enable=warning,performance,portability --std=c11 --error-exitcode=1 \
     --inline-suppr -q -I include src/

@@ -18,8 +18,6 @@
  * calls: between items (see item()) they poll, the root to answer reports,
  * the others to drive their pending transfers.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
-
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -342,7 +340,7 @@ static void poll_mpi(call *c)
 
     if (dt < POLL_NS / 2 && c->period < (1u << 20))
         c->period *= 2;
-    else if (dt > 2 * POLL_NS && c->period > 1)
+    else if (dt > (int64_t)2 * POLL_NS && c->period > 1)
         c->period /= 2;
     c->countdown = c->period;
     c->last_poll = t;
@@ -529,15 +527,15 @@ static int agree(call *c, const pool_mpi_opts *o, int err, size_t *max_threads)
 
     for (int k = 0; k < NV; k++)
         v[NV + k] = ~v[k];
-    v[2 * NV] = (uint64_t)err;
-    v[2 * NV + 1] = pool_size(c->pool);
+    v[(size_t)2 * NV] = (uint64_t)err;
+    v[(size_t)2 * NV + 1] = pool_size(c->pool);
     if (!ok(c, MPI_Allreduce(MPI_IN_PLACE, v, 2 * NV + 2, MPI_UINT64_T, MPI_MAX, c->comm)))
         return EIO;
-    err = (int)v[2 * NV];
+    err = (int)v[(size_t)2 * NV];
     for (int k = 0; k < NV; k++)
         if (v[k] != ~v[NV + k] && err < EINVAL)
             err = EINVAL;
-    *max_threads = (size_t)v[2 * NV + 1];
+    *max_threads = (size_t)v[(size_t)2 * NV + 1];
     return err;
 }
 
@@ -572,6 +570,7 @@ int pool_map_mpi(pool_t *pool, pool_map_fn fn, void *ctx,
                .flags = o->flags, .root = o->root, .fail = n };
     int initialized = 0, finalized = 0, inter = 0, rc;
     size_t max_threads = 1;
+    bool dealt = false; /* transfers into this call's buffers began */
 
     if (opts)
         opts->failed_index = POOL_NO_INDEX;
@@ -607,6 +606,7 @@ int pool_map_mpi(pool_t *pool, pool_map_fn fn, void *ctx,
         c.chunk_fixed = min_size(o->chunk, c.cap);
         c.period = c.countdown = 1;
         c.last_poll = now_ns();
+        dealt = true;
         if (c.rank == c.root)
             run_root(&c);
         else
@@ -616,9 +616,10 @@ int pool_map_mpi(pool_t *pool, pool_map_fn fn, void *ctx,
         if (opts && rc != 0 && !c.mpi_failed)
             opts->failed_index = c.fail;
     }
-    if (c.mpi_failed) {
+    if (c.mpi_failed && dealt) {
         /* Transfers may still be pending into these buffers: leak them
-         * rather than let MPI write into freed memory. */
+         * rather than let MPI write into freed memory. (A failed agreement
+         * comes before any: its buffers are freed below.) */
         return EIO;
     }
     free(c.peers);
