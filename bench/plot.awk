@@ -12,7 +12,8 @@ NR > 1 && ($2 == "W3" || $2 == "W4") && $6 != "" {
   if (s == "openmp") {
     if (split(v, part, "-") == 2) { v = part[1]; s = "openmp-" part[2] } else s = "openmp-static"
   }
-  val[s SUBSEP $2 SUBSEP v SUBSEP $4] = $6
+  if ($5 == "speedup") spd[s SUBSEP $2 SUBSEP v SUBSEP $4] = $6
+  else val[s SUBSEP $2 SUBSEP v SUBSEP $4] = $6
 }
 END {
   nt = split(threads, T, " ")
@@ -27,7 +28,7 @@ END {
     split(k, q, SUBSEP)
     base = val["serial" SUBSEP q[2] SUBSEP q[3] SUBSEP 1]
     if (q[1] != "serial" && base != "" && val[k] > 0) {
-      sp[k] = base / val[k]
+      sp[k] = (k in spd) ? spd[k] : base / val[k] # the rounds' own (combine.awk)
       if (sp[k] > ymax) ymax = sp[k]
     }
   }

@@ -180,8 +180,12 @@ run_one() {
   # W5-1cpu: W5 with the whole process on CPU 0, as in a container given one
   # CPU; fewer calls (a scheduler that waits for a thread that cannot run
   # takes milliseconds a call). Its rows are renamed to variant one_cpu.
+  # A status row (timeout, hangs, failed) names the workload and variant
+  # the table shows: W5-1cpu's are W5's one_cpu.
+  local sw=$w sv='*'
   if [ "$w" = W5-1cpu ]; then
     pin=(taskset -c 0) dw=W5 more=(--calls "$([ "$SMOKE" -eq 1 ] && echo 20 || echo 200)")
+    sw=W5 sv=one_cpu
   fi
   while :; do
     wait_idle
@@ -217,16 +221,16 @@ run_one() {
     printf -- '-- %-11s %-4s threads=%-3s ok (%s s, other load %s%%)\n' "$s" "$w" "$tt" "$secs" "$other" >&2
   elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
     if [ "$printed" -gt 0 ]; then
-      echo "$s,$w,*,$tt,timeout,,,," >>"$RAW"
+      echo "$s,$sw,$sv,$tt,timeout,,,," >>"$RAW"
       printf -- '-- %-11s %-4s threads=%-3s TIMEOUT (killed after %s s; %s figure(s) kept)\n' \
         "$s" "$w" "$tt" "$TIMEOUT" "$printed" >&2
     else
-      echo "$s,$w,*,$tt,hangs,,,," >>"$RAW"
+      echo "$s,$sw,$sv,$tt,hangs,,,," >>"$RAW"
       printf -- '-- %-11s %-4s threads=%-3s HANGS (killed after %s s)\n' "$s" "$w" "$tt" "$TIMEOUT" >&2
     fi
     HUNG+=("$s/$w/$tt")
   else
-    echo "$s,$w,*,$tt,failed,,,," >>"$RAW"
+    echo "$s,$sw,$sv,$tt,failed,,,," >>"$RAW"
     printf -- '-- %-11s %-4s threads=%-3s FAILED (exit %s):\n' "$s" "$w" "$tt" "$rc" >&2
     sed 's/^/   /' "$log" >&2
     failed=1
@@ -338,7 +342,7 @@ if [ "${NROUNDS:-1}" -gt 1 ] && [ -f "$RAW" ]; then
   HELD=$OUT/held.csv
   for r in $(seq 1 "$NROUNDS"); do
     awk -F, -v r="$r" -f "$HERE/round.awk" "$RAW" | awk -F, -f "$HERE/combine.awk" |
-      awk -F, -v threads="$THREADS" -v meta=/dev/null -v verdicts=1 -f "$HERE/table.awk"
+      awk -F, -v threads="$THREADS" -v meta="$OUT/meta.txt" -v verdicts=1 -f "$HERE/table.awk"
   done >"$HELD"
 fi
 awk -F, -v threads="$THREADS" -v meta="$OUT/meta.txt" -v held="$HELD" -f "$HERE/table.awk" "$CSV" |

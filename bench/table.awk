@@ -5,7 +5,9 @@
 #   awk -F, -v threads="1 2" -v meta=/dev/null -v verdicts=1 -f bench/table.awk ROUND.csv
 #
 # Columns: each system's figure (W3, W4: speedup = serial driver's time /
-# time; else the median in the CSV's unit), "vs best" = poolmap's cost / the
+# time, the median of the rounds' own (combine.awk's speedup rows), or
+# else of the medians; else the median in the CSV's unit), "vs best" =
+# poolmap's cost / the
 # best peer's cost (OpenMP in any schedule, pthreadpool, TBB; below 1:
 # poolmap is faster), the target, its ratio, and whether it holds. A run
 # that timed out shows "hangs" (or "timeout" where figures it printed
@@ -28,6 +30,7 @@ function isnum(v) { return v ~ /[0-9]/ && v ~ /^[-+]?[0-9.]+([eE][-+]?[0-9]+)?$/
 function cell(s, w, v, t,   k) {
   k = s SUBSEP w SUBSEP v SUBSEP t
   if (k in med) return med[k]
+  if (k in status) return status[k]
   k = s SUBSEP w SUBSEP "*" SUBSEP t
   if (k in status) return status[k]
   return ""
@@ -36,6 +39,7 @@ function cell(s, w, v, t,   k) {
 function fig(s, w, v, t, basev,   x, base) {
   x = cell(s, w, v, t)
   if (!isnum(x) || (w != "W3" && w != "W4")) return x
+  if ((s SUBSEP w SUBSEP v SUBSEP t) in spd) return spd[s, w, v, t]
   base = cell("serial", w, basev, 1)
   if (!isnum(base) || x == 0) return ""
   return base / x
@@ -51,7 +55,8 @@ function better(a, b, hib) { # is figure a better than b?
 }
 NR > 1 {
   k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4
-  if ($5 == "hangs" || $5 == "failed" || $5 == "timeout") status[k] = $5
+  if ($5 == "speedup") spd[k] = $6 + 0
+  else if ($5 == "hangs" || $5 == "failed" || $5 == "timeout") status[k] = $5
   else { med[k] = $6 + 0; unit[$2 SUBSEP $3] = $9 }
 }
 END {
@@ -190,7 +195,7 @@ END {
     }
   }
   printf "targets held: %d of %d\n", nheld, ntarget
-  print "speedup = serial time / time; vs best = poolmap cost / best peer cost (below 1: poolmap faster);"
+  print "speedup = serial time / time, in each round (the median of the rounds'); vs best = poolmap cost / best peer cost (below 1: poolmap faster);"
   print "figures are medians; every run was checked against the serial answer."
   if (held != "")
     print "rounds = in how many rounds the target held on that round's figures alone."
