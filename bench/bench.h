@@ -83,6 +83,8 @@ typedef struct bench_data {
     enum bench_workload workload;
     size_t n;             /* items per call (W6: inner items per outer item) */
     size_t calls;         /* calls per timed run */
+    size_t call;          /* W1, W5, W6: this call's index in the run, 0 to
+                           * calls - 1, set by the driver before each call */
     size_t outer;         /* W6: outer items */
     unsigned long iters;  /* bench_work() iterations per item (W4: per unit) */
     /* W1 */
@@ -112,9 +114,15 @@ typedef struct bench_data {
  * seeded by `seed`. In common.c so every driver runs the same code. */
 double bench_work(size_t seed, unsigned long iters);
 /* What an item that adds bench_work(seed, iters) to its output once a call
- * holds after `calls` calls: the sum in call order, as the drivers' runs
- * and the probes' checks need it. */
+ * holds after `calls` calls: the sum in call order, as the probes' checks
+ * need it. */
 double bench_work_summed(size_t seed, unsigned long iters, size_t calls);
+/* What a W5 or W6 item (bench_small_item, bench_nested_item) holds after
+ * `calls` calls: bench_work(seed, iters) + c added in call c, summed in call
+ * order (c = 0, 1, ..., calls - 1), so the sum of every call is bit-identical
+ * to the drivers' and an item skipped in one call and run twice in another
+ * is told from one run once a call. */
+double bench_work_called(size_t seed, unsigned long iters, size_t calls);
 
 /* One Mandelbrot row of d->img (W4). In common.c. */
 void bench_mandel_row(const bench_data *d, size_t row);
@@ -123,10 +131,13 @@ void bench_mandel_row(const bench_data *d, size_t row);
  * In common.c, so no system can inline it. ctx is unused. */
 int bench_calc_cb(void *ctx, const void *in, void *out);
 
-/* W1: the "empty" body: bump this item's own counter. */
+/* W1: the "empty" body: add (call index + 1) to this item's own counter,
+ * so that after C calls it holds 1 + 2 + ... + C only when the item ran
+ * once in every call (a mere count would pass an item skipped in one call
+ * and run twice in another). */
 static inline void bench_w1_item(bench_data *d, size_t i)
 {
-    d->slots[i].count++;
+    d->slots[i].count += d->call + 1;
 }
 
 /* W2: calc_stuff inline. */
@@ -206,17 +217,21 @@ static inline void bench_tri_item(bench_data *d, size_t i)
     d->out[i] = bench_work(i, (unsigned long)(i + 1) * d->iters);
 }
 
-/* W5: one small item, accumulated over the calls of a run. */
+/* W5: one small item, accumulated over the calls of a run; the call index
+ * (exact in a double) makes each call's term its own, so the check tells an
+ * item run once a call from one skipped in a call and run twice in another
+ * (bench_work_called). Adds only, no multiply: no contraction to undo. */
 static inline void bench_small_item(bench_data *d, size_t i)
 {
-    d->out[i] += bench_work(i, d->iters);
+    d->out[i] += bench_work(i, d->iters) + (double)d->call;
 }
 
-/* W6: inner item i of outer item o, accumulated over the calls of a run. */
+/* W6: inner item i of outer item o, accumulated over the calls of a run as
+ * W5's items are. */
 static inline void bench_nested_item(bench_data *d, size_t o, size_t i)
 {
     size_t k = o * d->n + i;
-    d->out[k] += bench_work(k, d->iters);
+    d->out[k] += bench_work(k, d->iters) + (double)d->call;
 }
 
 /* ======================================================================== */
@@ -225,7 +240,7 @@ static inline void bench_nested_item(bench_data *d, size_t o, size_t i)
 
 /* Which output a variant writes, so the harness can reset and check it. */
 enum bench_output {
-    BENCH_OUT_SLOTS,   /* W1: every slot counted once per call */
+    BENCH_OUT_SLOTS,   /* W1: every slot bumped once per call (by call + 1) */
     BENCH_OUT_TUPLES,  /* W2 map: tuples == calc_stuff(in) */
     BENCH_OUT_COLUMNS, /* W2 unzip, fused: columns == unzip(calc_stuff(in)) */
     BENCH_OUT_BYTES,   /* W2 memcpy: cols bytes == tuples bytes */

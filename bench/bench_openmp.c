@@ -17,6 +17,7 @@ static int (*volatile calc_ptr)(void *, const void *, void *) = bench_calc_cb;
 static int run_w1(bench_data *d)
 {
     for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
         for (size_t i = 0; i < d->n; i++)
             bench_w1_item(d, i);
@@ -128,6 +129,7 @@ static int run_mandel_guided(bench_data *d)
 static int run_w5(bench_data *d)
 {
     for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
         for (size_t i = 0; i < d->n; i++)
             bench_small_item(d, i);
@@ -138,6 +140,7 @@ static int run_w5(bench_data *d)
 static int run_w6(bench_data *d)
 {
     for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
         for (size_t o = 0; o < d->outer; o++) {
 #pragma omp parallel for num_threads(nthreads) schedule(static)
@@ -164,7 +167,7 @@ static const bench_variant variants[] = {
     { BENCH_W4,   "mandel-guided",  BENCH_OUT_IMAGE,   run_mandel_guided },
     { BENCH_W5,   "small",          BENCH_OUT_VALUES,  run_w5 },
     { BENCH_W6,   "nested",         BENCH_OUT_VALUES,  run_w6 },
-    /* A parallel region first (run_w3 over --threads items), then the sleep. */
+    /* A parallel region first (run_w3 over 64 items per thread), then the sleep. */
     { BENCH_IDLE, "sleep",          BENCH_OUT_VALUES,  run_w3 },
 };
 

@@ -88,6 +88,7 @@ static int nested_outer(void *ctx, size_t o)
 static int run_w1(bench_data *d)
 {
     for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
         int rc = pool_for(pool, d->n, w1_item, d);
         if (rc != 0)
             return rc;
@@ -150,6 +151,7 @@ static int run_mandel(bench_data *d)
 static int run_w5(bench_data *d)
 {
     for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
         int rc = pool_for_range(pool, d->n, small_range, d);
         if (rc != 0)
             return rc;
@@ -160,6 +162,7 @@ static int run_w5(bench_data *d)
 static int run_w6(bench_data *d)
 {
     for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
         int rc = pool_for(pool, d->outer, nested_outer, d);
         if (rc != 0)
             return rc;

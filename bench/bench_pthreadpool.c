@@ -100,8 +100,10 @@ static void nested_outer(void *ctx, size_t o)
 
 static int run_w1(bench_data *d)
 {
-    for (size_t c = 0; c < d->calls; c++)
+    for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
         pthreadpool_parallelize_1d(pool, w1_task, d, d->n, 0);
+    }
     return 0;
 }
 
@@ -155,15 +157,19 @@ static int run_mandel(bench_data *d)
 
 static int run_w5(bench_data *d)
 {
-    for (size_t c = 0; c < d->calls; c++)
+    for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
         pthreadpool_parallelize_1d(pool, small_task, d, d->n, 0);
+    }
     return 0;
 }
 
 static int run_w6(bench_data *d)
 {
-    for (size_t c = 0; c < d->calls; c++)
+    for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
         pthreadpool_parallelize_1d(pool, nested_outer, d, d->outer, 0);
+    }
     return 0;
 }
 
@@ -181,7 +187,7 @@ static const bench_variant variants[] = {
     { BENCH_W4,   "mandel",     BENCH_OUT_IMAGE,   run_mandel },
     { BENCH_W5,   "small",      BENCH_OUT_VALUES,  run_w5 },
     { BENCH_W6,   "nested",     BENCH_OUT_VALUES,  run_w6 },
-    /* A compute call first (run_w3 over --threads items), then the sleep. */
+    /* A compute call first (run_w3 over 64 items per thread), then the sleep. */
     { BENCH_IDLE, "sleep",      BENCH_OUT_VALUES,  run_w3 },
 };
 

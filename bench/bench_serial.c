@@ -10,9 +10,11 @@ static int (*volatile calc_ptr)(void *, const void *, void *) = bench_calc_cb;
 
 static int run_w1(bench_data *d)
 {
-    for (size_t c = 0; c < d->calls; c++)
+    for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
         for (size_t i = 0; i < d->n; i++)
             bench_w1_item(d, i);
+    }
     return 0;
 }
 
@@ -73,18 +75,22 @@ static int run_mandel(bench_data *d)
 
 static int run_w5(bench_data *d)
 {
-    for (size_t c = 0; c < d->calls; c++)
+    for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
         for (size_t i = 0; i < d->n; i++)
             bench_small_item(d, i);
+    }
     return 0;
 }
 
 static int run_w6(bench_data *d)
 {
-    for (size_t c = 0; c < d->calls; c++)
+    for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
         for (size_t o = 0; o < d->outer; o++)
             for (size_t i = 0; i < d->n; i++)
                 bench_nested_item(d, o, i);
+    }
     return 0;
 }
 

@@ -1,11 +1,15 @@
 /*
  * bench_tbb.cpp - the workloads on oneTBB: everything runs inside one
  * tbb::task_arena whose concurrency is --threads (the caller included), with
- * tbb::parallel_for and its default (auto) partitioner.
+ * tbb::parallel_for and its default (auto) partitioner. A tbb::global_control
+ * lifts TBB's cap on its workers to match: by default TBB allows the CPUs
+ * the process may use minus one, whatever the arena asks (pinned to one CPU,
+ * --threads 2 ran on 1 thread; --threads 4 on 2 CPUs ran 2 threads).
  */
 #include "bench.h"
 
 #include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
@@ -21,8 +25,10 @@ int (*volatile calc_ptr)(void *, const void *, void *) = bench_calc_cb;
 
 int run_w1(bench_data *d)
 {
-    for (size_t c = 0; c < d->calls; c++)
+    for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
         tbb::parallel_for(size_t(0), d->n, [d](size_t i) { bench_w1_item(d, i); });
+    }
     return 0;
 }
 
@@ -90,17 +96,21 @@ int run_mandel(bench_data *d)
 
 int run_w5(bench_data *d)
 {
-    for (size_t c = 0; c < d->calls; c++)
+    for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
         tbb::parallel_for(size_t(0), d->n, [d](size_t i) { bench_small_item(d, i); });
+    }
     return 0;
 }
 
 int run_w6(bench_data *d)
 {
-    for (size_t c = 0; c < d->calls; c++)
+    for (size_t c = 0; c < d->calls; c++) {
+        d->call = c;
         tbb::parallel_for(size_t(0), d->outer, [d](size_t o) {
             tbb::parallel_for(size_t(0), d->n, [d, o](size_t i) { bench_nested_item(d, o, i); });
         });
+    }
     return 0;
 }
 
@@ -116,7 +126,7 @@ const bench_variant variants[] = {
     { BENCH_W4,   "mandel",     BENCH_OUT_IMAGE,   run_mandel },
     { BENCH_W5,   "small",      BENCH_OUT_VALUES,  run_w5 },
     { BENCH_W6,   "nested",     BENCH_OUT_VALUES,  run_w6 },
-    /* A parallel_for first (run_w3 over --threads items), then the sleep. */
+    /* A parallel_for first (run_w3 over 64 items per thread), then the sleep. */
     { BENCH_IDLE, "sleep",      BENCH_OUT_VALUES,  run_w3 },
 };
 
@@ -127,6 +137,9 @@ int main(int argc, char **argv)
     bench_args args;
 
     bench_parse(argc, argv, "tbb", &args);
+    /* --threads threads in all, however many CPUs: alive for the whole run. */
+    tbb::global_control allowed(tbb::global_control::max_allowed_parallelism,
+                                args.threads);
     tbb::task_arena arena(static_cast<int>(args.threads));
     int rc = 1;
     arena.execute([&] { rc = bench_run(&args, variants, sizeof variants / sizeof variants[0]); });

@@ -48,6 +48,15 @@ double bench_work_summed(size_t seed, unsigned long iters, size_t calls)
     return acc;
 }
 
+double bench_work_called(size_t seed, unsigned long iters, size_t calls)
+{
+    /* As bench_small_item() and bench_nested_item() add, call after call. */
+    double v = bench_work(seed, iters), acc = 0;
+    for (size_t c = 0; c < calls; c++)
+        acc += v + (double)c;
+    return acc;
+}
+
 void bench_mandel_row(const bench_data *d, size_t row)
 {
     /* The view [-2.2, 1.0] x [-1.2, 1.2]; rows through the set cost maxit
@@ -91,7 +100,7 @@ static void usage(FILE *f, const char *prog)
         "  --workload LIST  comma-separated W1,W2,W3,W4,W5,W6,idle or all (default)\n"
         "  --n N            items (W1: threads; W2: 10^7; W3: 10^5; W4: 700 triangular\n"
         "                   items and Mandelbrot rows; W5: 64; W6: 10^4 inner items;\n"
-        "                   idle: threads)\n"
+        "                   idle: 64 per thread)\n"
         "  --reps R         timed runs after one warm-up (default 7); figure = median\n"
         "  --threads T      threads per call, caller included (default: online CPUs)\n"
         "  --calls C        calls per run (W1: 100000; W5: 10000; W6: 20)\n"
@@ -308,8 +317,12 @@ static int data_setup(bench_data *d, const bench_args *a, enum bench_workload w)
 
     case BENCH_W3:
     case BENCH_IDLE:
-        /* idle: one item per thread, so that every thread has just worked. */
-        d->n = w == BENCH_W3 ? pick(a->n, 100000, 200, s) : pick(a->n, a->threads, a->threads, s);
+        /* idle: 64 items of 10 us per thread, a call large enough that
+         * every system shares it with all its threads (poolmap runs a call
+         * of a few items on its caller alone), so that every thread has
+         * just worked. */
+        d->n = w == BENCH_W3 ? pick(a->n, 100000, 200, s)
+                             : pick(a->n, 64 * a->threads, 64 * a->threads, s);
         d->nout = d->n;
         d->out = alloc(d->nout, sizeof *d->out);
         d->ref = alloc(d->nout, sizeof *d->ref);
@@ -359,9 +372,10 @@ static int data_setup(bench_data *d, const bench_args *a, enum bench_workload w)
         d->ref = alloc(d->nout, sizeof *d->ref);
         if (!d->out || !d->ref)
             return -1;
-        /* The items accumulate over the calls of a run, in call order. */
+        /* The items accumulate over the calls of a run, in call order, a
+         * term of their own (the call index) each call. */
         for (size_t k = 0; k < d->nout; k++)
-            d->ref[k] = bench_work_summed(k, d->iters, d->calls);
+            d->ref[k] = bench_work_called(k, d->iters, d->calls);
         return 0;
 
     case BENCH_NWORKLOADS:
@@ -439,12 +453,18 @@ static int output_check(const bench_data *d, enum bench_output out, const char *
     size_t n = d->n;
 
     switch (out) {
-    case BENCH_OUT_SLOTS:
+    case BENCH_OUT_SLOTS: {
+        /* Call c added c + 1: 1 + 2 + ... + calls = calls (calls + 1) / 2,
+         * the even factor halved first so the product does not overflow
+         * (for a huge --calls both sides wrap alike, modulo SIZE_MAX + 1). */
+        size_t want = d->calls % 2 == 0 ? d->calls / 2 * (d->calls + 1)
+                                        : (d->calls + 1) / 2 * d->calls;
         for (size_t i = 0; i < n; i++)
-            if (d->slots[i].count != d->calls)
+            if (d->slots[i].count != want)
                 return mismatch(d, variant, "count of item", i,
-                                (double)d->slots[i].count, (double)d->calls);
+                                (double)d->slots[i].count, (double)want);
         return 0;
+    }
     case BENCH_OUT_TUPLES:
         for (size_t i = 0; i < n; i++) {
             bench_triple want;

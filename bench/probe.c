@@ -66,7 +66,7 @@
  *     (the pool's throughput; the ideal is 64 us of items over N threads).
  *   bench_probe idle [--threads N] [--reps R] [--iters K]
  *     bench/run.sh's idle row, per thread (Linux: /proc/self/task): a call
- *     of one 10 us item per thread on a pool of N, then 1 s asleep. The
+ *     of 64 items of 10 us per thread on a pool of N, then 1 s asleep. The
  *     threads' CPU time (schedstat) is read before the call and after the
  *     second, both while the workers sleep, when the kernel's count is up
  *     to date (a running thread's lags until it next stops or a tick
@@ -1960,7 +1960,8 @@ static int idle_item(void *ctx, size_t i)
     return 0;
 }
 
-/* A call of one 10 us item per thread on a pool of N, then 1 s of sleep:
+/* A call of 64 items of 10 us per thread on a pool of N (as the idle row
+ * of bench/run.sh, common.c), then 1 s of sleep:
  * per thread, the CPU time and context switches from before the call to
  * the end of that second (see the mode's comment). */
 static int probe_idle(int nthreads, int reps, unsigned long iters)
@@ -1973,7 +1974,7 @@ static int probe_idle(int nthreads, int reps, unsigned long iters)
     small_iters = iters;
     printf("# a call of %d items of %lu bench_work iterations on a pool of %d, then 1 s asleep; "
            "%d runs\n",
-           nthreads, iters, nthreads, reps);
+           64 * nthreads, iters, nthreads, reps);
     printf("# us of CPU from before the call to the end of the second\n");
     printf("# run  caller  workers  in-items  rest/worker  per-worker: min median max  ran  "
            "sleeps  preempted\n");
@@ -1982,7 +1983,7 @@ static int probe_idle(int nthreads, int reps, unsigned long iters)
     for (int r = 0; r < reps; r++) {
         int nb = idle_read(before, IDLE_MAXT);
         memset(turns, 0, sizeof turns);
-        if (pool_for(pool, (size_t)nthreads, idle_item, NULL) != 0)
+        if (pool_for(pool, 64 * (size_t)nthreads, idle_item, NULL) != 0)
             return 1;
         double items = 0;
         int ran = 0;
