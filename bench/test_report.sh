@@ -14,6 +14,14 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d) || exit 1
 trap 'rm -rf "$dir"' EXIT
 fails=0
+# The table of $dir/rounds.csv and $dir/meta.txt, through run.sh itself
+# (--table-only), which tabulates each round alone for the rounds column.
+table_only() {
+  awk -F, -f "$HERE/combine.awk" "$dir/rounds.csv" >"$dir/results.csv" &&
+    bash "$HERE/run.sh" --table-only --out "$dir" >/dev/null 2>"$dir/err" ||
+    { echo "FAILED: run.sh --table-only"; cat "$dir/err"; exit 1; }
+  cat "$dir/table.txt"
+}
 expect() { # LABEL PATTERN: the table has a line matching PATTERN
   if grep -Eq -- "$2" "$dir/table.txt"; then echo "ok: $1"
   else echo "FAILED: $1 (no line matching: $2)"; fails=1; fi
@@ -100,10 +108,7 @@ pthreadpool,W5,small,2,time_per_call,32,31,33,us/call
 poolmap,W6,nested,2,time_per_call,2.4,2.3,2.5,ms/call
 tbb,W6,nested,2,time_per_call,2.3,2.2,2.4,ms/call
 CSV
-awk -F, -f "$HERE/combine.awk" "$dir/rounds.csv" >"$dir/results.csv" &&
-  bash "$HERE/run.sh" --table-only --out "$dir" >/dev/null 2>"$dir/err" ||
-  { echo "FAILED: run.sh --table-only"; cat "$dir/err"; exit 1; }
-cat "$dir/table.txt"
+table_only
 expect "the rounds column counts the rounds that hold" '^W5 +small +2 .* yes +2 of 3$'
 expect "a target no round holds reads 0 (a peer's hang takes no round)" '^W6 +nested +2 .*hangs .* NO +0 of 3$'
 
@@ -120,9 +125,6 @@ poolmap,W3,uniform,4,time,100,99,101,ms
 serial,W3,uniform,1,time,198,197,199,ms
 poolmap,W3,uniform,4,time,100,99,101,ms
 CSV
-awk -F, -f "$HERE/combine.awk" "$dir/rounds.csv" >"$dir/results.csv" &&
-  bash "$HERE/run.sh" --table-only --out "$dir" >/dev/null 2>"$dir/err" ||
-  { echo "FAILED: run.sh --table-only"; cat "$dir/err"; exit 1; }
-cat "$dir/table.txt"
+table_only
 expect "an oversubscribed W3 row's rounds use the CPU count too" '^W3 +uniform +4 .* yes +2 of 2$'
 exit $fails
