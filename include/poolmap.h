@@ -149,7 +149,8 @@ typedef struct pool pool_t;
  * did start are joined):
  *   EINVAL   nthreads > POOL_MAX_THREADS
  *   ENOMEM   out of memory (or the fork handler could not be registered)
- *   EAGAIN   a worker thread could not be created
+ *   EAGAIN   a worker thread could not be created, or a lock or condition
+ *            variable for want of a resource other than memory
  * Thread safety: may be called from any thread.
  */
 POOL_API pool_t *pool_create(size_t nthreads);
@@ -371,6 +372,11 @@ POOL_API int pool_map_unzip(pool_t *pool, pool_map_fn fn, void *ctx,
  *
  * Timeouts are relative, in nanoseconds, measured on CLOCK_MONOTONIC:
  * POOL_FOREVER (< 0) waits without limit, 0 only polls.
+ *
+ * A NULL future: pool_future_wait, pool_future_status, pool_future_cancel
+ * and pool_future_next return EINVAL, pool_future_fd -1 with errno EINVAL;
+ * pool_future_done says 0, pool_future_failed_index POOL_NO_INDEX,
+ * pool_future_progress 0 (and *total 0); pool_future_free does nothing.
  *
  * pool_future_wait and pool_wait_all, waiting forever, run unclaimed items of
  * the future they wait for on the waiting thread (as a blocking caller

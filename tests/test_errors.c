@@ -431,6 +431,14 @@ static int map_unzip_in_overflow(pool_t *pool, victim *v)
                           &v->opts);
 }
 
+/* n * in_size overflows where n * tuple_size and the columns' bytes do not:
+ * only the input array's check can say so. */
+static int map_unzip_only_in_overflows(pool_t *pool, victim *v)
+{
+    return pool_map_unzip(pool, count_map, v, v->in, 16, 4, SIZE_MAX / 8, NULL, 0,
+                          &v->opts);
+}
+
 static int map_unzip_column_overflow(pool_t *pool, victim *v)
 {
     pool_column cols[1] = { { 0, 2, v->col_a } };
@@ -477,6 +485,7 @@ static void map_unzip_size_overflow_is_eoverflow(void **state)
     EXPECT_ARG_ERROR_EX(map_unzip_in_overflow, EOVERFLOW);
     EXPECT_ARG_ERROR_EX(map_unzip_column_overflow, EOVERFLOW);
     EXPECT_ARG_ERROR_EX(map_unzip_tuple_overflow, EOVERFLOW);
+    EXPECT_ARG_ERROR_EX(map_unzip_only_in_overflows, EOVERFLOW);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -1187,6 +1187,30 @@ static void submit_and_for_async_reject_null_fn_and_null_future(void **state)
     }
 }
 
+/* A NULL handle, as the header says: EINVAL from the calls that return a
+ * status (pool_future_fd: -1 with errno EINVAL), "not done", no index, no
+ * progress (total 0), and nothing to free. */
+static void a_null_future_gets_einval_or_an_empty_answer(void **state)
+{
+    size_t b = 0, e = 0, total = 7;
+    int status = 0;
+
+    (void)state;
+    TU_ASSERT_EQ(pool_future_wait(NULL, 0), EINVAL);
+    TU_ASSERT_EQ(pool_future_wait(NULL, POOL_FOREVER), EINVAL);
+    TU_ASSERT_EQ(pool_future_status(NULL), EINVAL);
+    TU_ASSERT_EQ(pool_future_cancel(NULL), EINVAL);
+    TU_ASSERT_EQ(pool_future_next(NULL, 0, &b, &e, &status), EINVAL);
+    TU_ASSERT_EQ(pool_future_done(NULL), 0);
+    TU_ASSERT_EQ(pool_future_failed_index(NULL), POOL_NO_INDEX);
+    TU_ASSERT_EQ(pool_future_progress(NULL, &total), 0);
+    TU_ASSERT_EQ(total, 0);
+    errno = 0;
+    TU_ASSERT_EQ(pool_future_fd(NULL), -1);
+    TU_ASSERT_EQ(errno, EINVAL);
+    pool_future_free(NULL);
+}
+
 /* n == 0: a valid call that is done at once with status 0, calls nothing
  * but on_done (once), and reports a progress of 0 out of 0. */
 static void for_async_of_zero_items_is_done_at_once_with_status_0(void **state)
@@ -1240,6 +1264,7 @@ int main(int argc, char **argv)
         TU_TEST(thousands_of_submits_from_several_threads_each_get_own_result),
         TU_TEST(pool_of_one_runs_async_work_with_nobody_waiting),
         TU_TEST(submit_and_for_async_reject_null_fn_and_null_future),
+        TU_TEST(a_null_future_gets_einval_or_an_empty_answer),
         TU_TEST(for_async_of_zero_items_is_done_at_once_with_status_0),
     };
 

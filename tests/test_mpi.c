@@ -566,6 +566,16 @@ static void bad_argument_on_one_rank_fails_every_rank(void)
                       MPI_COMM_WORLD, NULL);
     CHECK_EQ(rc, EOVERFLOW);
 
+    where("n * out_size overflows");
+    rc = pool_map_mpi(NULL, map_fn, &t, in, 0, out, sizeof *out, SIZE_MAX / 4,
+                      MPI_COMM_WORLD, NULL);
+    CHECK_EQ(rc, EOVERFLOW);
+
+    where("a result larger than POOL_MPI_ELEMENT_MAX");
+    rc = pool_map_mpi(NULL, map_fn, &t, in, sizeof *in, out, POOL_MPI_ELEMENT_MAX + 1, 1,
+                      MPI_COMM_WORLD, NULL);
+    CHECK_EQ(rc, EOVERFLOW);
+
     where("EINVAL on the last rank, EOVERFLOW on the others: the larger everywhere");
     rc = pool_map_mpi(NULL, last ? NULL : map_fn, &t, in, sizeof *in, out, sizeof *out,
                       SIZE_MAX / 4, MPI_COMM_WORLD, NULL);
