@@ -198,6 +198,40 @@ static void map_explicit_chunks_process_each_item_once(void **state)
     sweep_map(chunk_modes, TU_ARRAY_LEN(chunk_modes));
 }
 
+/* x -> 3x + 1 on a 64-bit element, in place. */
+static int triple_plus_one(void *ctx, const void *in, void *out)
+{
+    uint64_t x = *(const uint64_t *)in;
+
+    (void)ctx;
+    *(uint64_t *)out = 3 * x + 1;
+    return 0;
+}
+
+/* The header allows in and out to be one array with in_size == out_size:
+ * each item reads its element and rewrites it, whatever the order. */
+static void map_in_place_over_one_array_rewrites_each_element_once(void **state)
+{
+    static const size_t specs[] = { TU_NULL_POOL, 1, 2, 4 };
+    const size_t n = 10007;
+    uint64_t *a = tu_malloc(n * sizeof *a);
+
+    (void)state;
+    for (size_t p = 0; p < TU_ARRAY_LEN(specs); p++) {
+        pool_t *pool = tu_pool_open(specs[p]);
+
+        tu_where("%s, %zu elements in place", tu_pool_name(specs[p]), n);
+        for (size_t i = 0; i < n; i++)
+            a[i] = i;
+        TU_ASSERT_EQ(pool_map(pool, triple_plus_one, NULL, a, sizeof *a, a, sizeof *a, n), 0);
+        for (size_t i = 0; i < n; i++)
+            TU_ASSERT_EQ(a[i], 3 * (uint64_t)i + 1);
+        if (pool)
+            pool_destroy(pool);
+    }
+    tu_free(a);
+}
+
 /* ------------------------------------------------------------------------ */
 /* pool_for                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -699,6 +733,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         TU_TEST(map_each_item_processed_once_in_bounds_with_right_output),
         TU_TEST(map_explicit_chunks_process_each_item_once),
+        TU_TEST(map_in_place_over_one_array_rewrites_each_element_once),
         TU_TEST(for_visits_each_index_once_in_bounds),
         TU_TEST(for_explicit_chunks_visit_each_index_once),
         TU_TEST(for_range_ranges_nonempty_disjoint_and_covering),

@@ -586,6 +586,16 @@ static void bad_argument_on_one_rank_fails_every_rank(void)
                       MPI_COMM_NULL, NULL);
     CHECK_EQ(rc, EINVAL);
 
+    /* An intercommunicator between the even and the odd ranks. */
+    where("an intercommunicator");
+    MPI_Comm half, inter;
+    MPI_Comm_split(MPI_COMM_WORLD, g_rank % 2, g_rank, &half);
+    MPI_Intercomm_create(half, 0, MPI_COMM_WORLD, g_rank % 2 ? 0 : 1, 77, &inter);
+    rc = pool_map_mpi(NULL, map_fn, &t, in, sizeof *in, out, sizeof *out, N, inter, NULL);
+    CHECK_EQ(rc, EINVAL);
+    MPI_Comm_free(&inter);
+    MPI_Comm_free(&half);
+
     where("NULL in and out where they are not read: fine");
     memset(out, 0, sizeof out);
     rc = pool_map_mpi(NULL, map_fn, &t, root ? in : NULL, sizeof *in, root ? out : NULL,
@@ -991,6 +1001,15 @@ static void one_rank_communicator(void)
     pool_destroy(pool);
 }
 
+/* Counts its calls (for the call after MPI_Finalize in main). */
+static int count_calls_fn(void *ctx, const void *in, void *out)
+{
+    (void)in;
+    (void)out;
+    ++*(unsigned *)ctx;
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 
 static const struct {
@@ -1056,5 +1075,16 @@ int main(int argc, char **argv)
     }
     fflush(stdout);
     MPI_Finalize();
+    /* After MPI_Finalize: EINVAL, before any item runs. */
+    unsigned calls = 0;
+    uint64_t x = 1;
+    result r;
+    int late = pool_map_mpi(NULL, count_calls_fn, &calls, &x, sizeof x, &r, sizeof r, 1,
+                            MPI_COMM_WORLD, NULL);
+    if (late != EINVAL || calls != 0) {
+        fprintf(stderr, "rank %d: pool_map_mpi after MPI_Finalize: %d, %u calls\n", g_rank,
+                late, calls);
+        return 1;
+    }
     return failed_tests != 0 || ran == 0;
 }
