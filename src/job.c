@@ -770,12 +770,22 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
     return turn;
 }
 
+/* True when the offer holds a call the worker whose last offer was
+ * `stale` may take (offer_seen, on a copy). */
+static bool offer_open(pool_t *pool, const char *stale)
+{
+    return offer_seen(pool__load_relaxed(&pool->offer), &stale);
+}
+
 /* Run claimed chunks until none is left or one fails; then the job is
  * exhausted: every claim from now on is at or past n or stop_at. A worker
  * (may_leave) also leaves between chunks when the other lane has work
- * waiting, so one long call cannot keep the pool from the other lane. */
+ * waiting, so one long call cannot keep the pool from the other lane; in
+ * an async job, also when a blocking call it may take is on the offer
+ * (`stale`: the worker's last offer, see offer_seen), which no lane
+ * counts. Leaving an async job keeps it queued for the others. */
 static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned slot,
-                                  bool may_leave)
+                                  bool may_leave, const char *const *stale)
 {
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__frame frame = { pool, pool__frames, job };
@@ -807,7 +817,9 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
             turn.skipped = stop;
             break;
         }
-        if (may_leave && pool__load_relaxed(&pool->lane_queued[other]) != 0)
+        if (may_leave && (pool__load_relaxed(&pool->lane_queued[other]) != 0 ||
+                          (stale != NULL && job->lane == POOL__LANE_ASYNC &&
+                           offer_open(pool, *stale))))
             break;
     }
     pool__frames = frame.up;
@@ -1046,7 +1058,7 @@ static bool job_ancestor_sleeps(const struct pool__job *job)
  * detach (without the lock). */
 static void help_turn(pool_t *pool, struct pool__job *j, unsigned slot)
 {
-    struct pool__turn turn = job_work(pool, j, slot, false);
+    struct pool__turn turn = job_work(pool, j, slot, false, NULL);
     if (turn.ran == 0)
         pool__acct_event(POOL__EV_IDLE_TURNS);
     turn_end(pool, j, turn);
@@ -1155,7 +1167,7 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
     }
     wake_workers(pool, want);
 
-    turn = job_work(pool, job, 0, false);
+    turn = job_work(pool, job, 0, false, NULL);
     pool__acct_switch(POOL__ACCT_FINISH);
 
     size_t attached;
@@ -1182,7 +1194,7 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
      * slot that the caller's last look missed (they were in flight, stolen
      * and not yet republished): every helper gone, run them here. */
     if (job->helper_left && job_slots_open(job)) {
-        struct pool__turn rest = job_work(pool, job, 0, false);
+        struct pool__turn rest = job_work(pool, job, 0, false, NULL);
         job_report(job, rest);
         turn.long_chunk |= rest.long_chunk;
     }
@@ -1328,7 +1340,7 @@ void pool__help(pool_t *pool, struct pool__job *job)
     atomic_fetch_add_explicit(&job->attached, 1, memory_order_relaxed);
     pthread_mutex_unlock(&pool->lock);
 
-    struct pool__turn turn = job_work(pool, job, 0, false); /* async: no slots */
+    struct pool__turn turn = job_work(pool, job, 0, false, NULL); /* async: no slots */
 
     pthread_mutex_lock(&pool->lock);
     struct pool_future *done = job_detach(pool, job, turn);
@@ -1426,10 +1438,12 @@ static struct pool__job *queue_pick(pool_t *pool, unsigned *prefer, unsigned *sl
 }
 
 /* A worker's turn at a job it attached to, and its detach. Returns false
- * when it left for the other lane (it then looks at the queue first). */
-static bool worker_turn(pool_t *pool, struct pool__job *job, unsigned slot)
+ * when it left a blocking call for the other lane (it then looks at the
+ * queue first). `stale`: the worker's last offer (see job_work). */
+static bool worker_turn(pool_t *pool, struct pool__job *job, unsigned slot,
+                        const char *const *stale)
 {
-    struct pool__turn turn = job_work(pool, job, slot, true);
+    struct pool__turn turn = job_work(pool, job, slot, true, stale);
     if (turn.ran == 0)
         pool__acct_event(POOL__EV_IDLE_TURNS);
     turn_end(pool, job, turn);
@@ -1559,7 +1573,7 @@ void pool__worker_loop(pool_t *pool)
              * async lane with items left (the others run them): a worker
              * takes each offer once, so its count stays below 32. */
             stale = taken;
-            if (!worker_turn(pool, job, slot)) {
+            if (!worker_turn(pool, job, slot, &stale)) {
                 may_offer = false; /* it left for the async lane: go there */
                 prefer = POOL__LANE_ASYNC;
             }
@@ -1579,7 +1593,7 @@ void pool__worker_loop(pool_t *pool)
         unlock_pool(pool, was);
         if (job) {
             idle_busy(&idle);
-            may_offer = worker_turn(pool, job, slot);
+            may_offer = worker_turn(pool, job, slot, &stale);
             continue;
         }
         may_offer = true;

@@ -366,12 +366,86 @@ static void one_long_blocking_call_does_not_starve_submitted_tasks(void **state)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* A long async loop and a blocking call on the offer                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct offered {
+    pthread_t caller;
+    tu_latch async_started; /* items of the async loop that began */
+    tu_latch helped;        /* items of the blocking call run off its caller */
+    atomic_uint waits_timed_out;
+    atomic_uint *item_runs;
+} offered;
+
+static int long_async_item(void *ctx, size_t i)
+{
+    offered *o = ctx;
+
+    (void)i;
+    tu_latch_add(&o->async_started, 1);
+    tu_sleep_ns(TU_MS(2));
+    return 0;
+}
+
+/* The caller's first item waits for a worker to run one of the call's. */
+static int offered_item(void *ctx, size_t i)
+{
+    offered *o = ctx;
+
+    tu_bump(&o->item_runs[i]);
+    if (!pthread_equal(pthread_self(), o->caller))
+        tu_latch_add(&o->helped, 1);
+    else if (i == 0 && tu_latch_wait(&o->helped, 1, TU_WAIT_NS) != 0)
+        tu_bump(&o->waits_timed_out);
+    return 0;
+}
+
+/*
+ * Both workers of a pool of 3 run one async loop of 2 ms items (chunk 1)
+ * when a blocking call comes; it goes on the offer, which no lane counts.
+ * A worker leaves the async loop between its chunks for it all the same:
+ * the caller's first item waits for a worker to run one of the call's
+ * items (without the leave, none ever came: the call ran on its caller
+ * alone while the async loop lasted). The async loop is then cancelled.
+ */
+static void a_long_async_loop_does_not_keep_workers_from_an_offered_call(void **state)
+{
+    offered o;
+    pool_async_opts ao = POOL_ASYNC_OPTS_INIT;
+    pool_future_t *f = NULL;
+    pool_t *pool = tu_pool_open(3);
+
+    (void)state;
+    tu_where("pool_create(3): pool_for of 64 items beside an async loop of 2 ms items");
+    tu_latch_init(&o.async_started);
+    tu_latch_init(&o.helped);
+    atomic_init(&o.waits_timed_out, 0);
+    o.item_runs = tu_counts_new(64);
+    ao.chunk = 1;
+    TU_ASSERT_EQ(pool_for_async(pool, 100000, long_async_item, &o, &ao, &f), 0);
+    TU_ASSERT_EQ(tu_latch_wait(&o.async_started, 2, TU_WAIT_NS), 0);
+    o.caller = pthread_self();
+    TU_ASSERT_EQ(pool_for(pool, 64, offered_item, &o), 0);
+    pool_future_cancel(f);
+    TU_ASSERT_EQ(pool_future_wait(f, POOL_FOREVER), 0);
+    pool_future_free(f);
+    pool_destroy(pool);
+    TU_ASSERT_EQ(atomic_load(&o.waits_timed_out), 0);
+    TU_ASSERT_TRUE(tu_latch_get(&o.helped) > 0);
+    tu_assert_counts(o.item_runs, 0, 64, 1, "item of the blocking call");
+    tu_free(o.item_runs);
+    tu_latch_destroy(&o.helped);
+    tu_latch_destroy(&o.async_started);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         TU_TEST(long_task_queue_does_not_starve_a_blocking_map),
         TU_TEST(back_to_back_blocking_calls_do_not_starve_submitted_tasks),
         TU_TEST(one_long_blocking_call_does_not_starve_submitted_tasks),
+        TU_TEST(a_long_async_loop_does_not_keep_workers_from_an_offered_call),
     };
 
     return TU_RUN(tests, argc, argv);
