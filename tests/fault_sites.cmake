@@ -29,6 +29,13 @@ foreach(_u IN LISTS _undef)
   endif()
 endforeach()
 list(REMOVE_DUPLICATES _seen)
+# The library allocates and starts threads: if nm showed neither, it read
+# nothing useful (e.g. LTO objects) and the comparison below would pass
+# vacuously.
+if(NOT "calloc" IN_LIST _seen OR NOT "pthread_create" IN_LIST _seen)
+  message(FATAL_ERROR "${NM} -u ${LIB} shows no call to calloc or pthread_create: "
+          "cannot tell which resource functions the library calls")
+endif()
 if(_missing)
   list(REMOVE_DUPLICATES _missing)
   message(FATAL_ERROR "the library calls ${_missing}, which test_faults does not "
