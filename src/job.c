@@ -779,14 +779,15 @@ static bool offer_open(pool_t *pool, const char *stale)
 
 /* Run claimed chunks until none is left or one fails; then the job is
  * exhausted: every claim from now on is at or past n or stop_at. A worker
- * (may_leave) also leaves between chunks when the other lane has work
- * waiting, so one long call cannot keep the pool from the other lane; in
- * an async job, also when a blocking call it may take is on the offer
- * (`stale`: the worker's last offer, see offer_seen), which no lane
- * counts. Leaving an async job keeps it queued for the others. */
+ * (`stale`, its last offer, see offer_seen; NULL for other threads) also
+ * leaves between chunks when the other lane has work waiting, so one long
+ * call cannot keep the pool from the other lane; in an async job, also
+ * when a blocking call it may take is on the offer, which no lane counts.
+ * Leaving an async job keeps it queued for the others. */
 static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned slot,
-                                  bool may_leave, const char *const *stale)
+                                  const char *const *stale)
 {
+    bool may_leave = stale != NULL;
     unsigned other = (job->lane + 1) % POOL__NLANES;
     struct pool__frame frame = { pool, pool__frames, job };
     struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, false, 0, 0 };
@@ -818,8 +819,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
             break;
         }
         if (may_leave && (pool__load_relaxed(&pool->lane_queued[other]) != 0 ||
-                          (stale != NULL && job->lane == POOL__LANE_ASYNC &&
-                           offer_open(pool, *stale))))
+                          (job->lane == POOL__LANE_ASYNC && offer_open(pool, *stale))))
             break;
     }
     pool__frames = frame.up;
@@ -1058,7 +1058,7 @@ static bool job_ancestor_sleeps(const struct pool__job *job)
  * detach (without the lock). */
 static void help_turn(pool_t *pool, struct pool__job *j, unsigned slot)
 {
-    struct pool__turn turn = job_work(pool, j, slot, false, NULL);
+    struct pool__turn turn = job_work(pool, j, slot, NULL);
     if (turn.ran == 0)
         pool__acct_event(POOL__EV_IDLE_TURNS);
     turn_end(pool, j, turn);
@@ -1167,7 +1167,7 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
     }
     wake_workers(pool, want);
 
-    turn = job_work(pool, job, 0, false, NULL);
+    turn = job_work(pool, job, 0, NULL);
     pool__acct_switch(POOL__ACCT_FINISH);
 
     size_t attached;
@@ -1194,7 +1194,7 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
      * slot that the caller's last look missed (they were in flight, stolen
      * and not yet republished): every helper gone, run them here. */
     if (job->helper_left && job_slots_open(job)) {
-        struct pool__turn rest = job_work(pool, job, 0, false, NULL);
+        struct pool__turn rest = job_work(pool, job, 0, NULL);
         job_report(job, rest);
         turn.long_chunk |= rest.long_chunk;
     }
@@ -1340,7 +1340,7 @@ void pool__help(pool_t *pool, struct pool__job *job)
     atomic_fetch_add_explicit(&job->attached, 1, memory_order_relaxed);
     pthread_mutex_unlock(&pool->lock);
 
-    struct pool__turn turn = job_work(pool, job, 0, false, NULL); /* async: no slots */
+    struct pool__turn turn = job_work(pool, job, 0, NULL); /* async: no slots */
 
     pthread_mutex_lock(&pool->lock);
     struct pool_future *done = job_detach(pool, job, turn);
@@ -1443,7 +1443,7 @@ static struct pool__job *queue_pick(pool_t *pool, unsigned *prefer, unsigned *sl
 static bool worker_turn(pool_t *pool, struct pool__job *job, unsigned slot,
                         const char *const *stale)
 {
-    struct pool__turn turn = job_work(pool, job, slot, true, stale);
+    struct pool__turn turn = job_work(pool, job, slot, stale);
     if (turn.ran == 0)
         pool__acct_event(POOL__EV_IDLE_TURNS);
     turn_end(pool, job, turn);
