@@ -91,6 +91,12 @@ struct pool__job {
     bool cancelled;       /* pool_future_cancel() took effect */
     unsigned slots_given; /* slots handed to helpers so far (caller's: 0) */
     bool helper_left;     /* a helper left for the other lane mid-call */
+    /* An offered call a helper left for the async lane with items to
+     * steal: put on the queue, where workers find it again (the offer
+     * they took once is spent for them). Written once, under the lock;
+     * read by the caller once its helpers are gone (job.c, job_requeue). */
+    _Atomic bool requeued;
+    bool requeue_closed; /* the caller took it off for good */
 
     /* The caller's own, on a line helpers do not read. */
     bool withdrawn;     /* off the offer, its helpers counted */

@@ -14,7 +14,9 @@
  *             tail so concurrent calls share the workers. Run chunks
  *             without the lock, then detach (attached--): from a blocking
  *             call without the lock when it has nothing to report, else
- *             under the lock after reporting its failure.
+ *             under the lock after reporting its failure. A worker that
+ *             leaves an offered call for async work queues it, and its
+ *             caller takes it off once its helpers are gone.
  *   async   : nobody waits inside the call; the thread whose detach leaves
  *             an exhausted job with no helper attached completes its future.
  * No lock per chunk or item. A blocking call with automatic chunks splits
@@ -722,9 +724,10 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
                 pool__acct_event(POOL__EV_STOLEN);
             if (!stolen) {
                 /* The hint for queue_pick (see job_exhausted); an offered
-                 * call is never on the queue, and the store would move a
-                 * line its caller waits on. */
-                if (!job->offered && pool__load_relaxed(&job->next) != job->n)
+                 * call is on the queue only once requeued, and the store
+                 * would move a line its caller waits on. */
+                if ((!job->offered || pool__load_relaxed(&job->requeued)) &&
+                    pool__load_relaxed(&job->next) != job->n)
                     pool__store_relaxed(&job->next, job->n);
                 break;
             }
@@ -783,7 +786,8 @@ static bool offer_open(pool_t *pool, const char *stale)
  * leaves between chunks when the other lane has work waiting, so one long
  * call cannot keep the pool from the other lane; in an async job, also
  * when a blocking call it may take is on the offer, which no lane counts.
- * Leaving an async job keeps it queued for the others. */
+ * Leaving an async job keeps it queued for the others; leaving an offered
+ * call with items left queues it (job_requeue). */
 static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned slot,
                                   const char *const *stale)
 {
@@ -827,7 +831,7 @@ static struct pool__turn job_work(pool_t *pool, struct pool__job *job, unsigned 
     return turn;
 }
 
-/* ---- completion of async jobs (pool->lock held) ------------------------ */
+/* ---- completion of async jobs, and detaching (pool->lock held) -------- */
 
 /* pool->live: from the async future's submission to the claim of its
  * completion. The queue alone does not do: a job leaves it once its items
@@ -880,22 +884,6 @@ static struct pool_future *job_try_complete(pool_t *pool, struct pool__job *job)
     return f;
 }
 
-/* Detach a helper from `job` (lock held). Returns a future to finish. */
-static struct pool_future *job_detach(pool_t *pool, struct pool__job *job,
-                                      struct pool__turn turn)
-{
-    if (job_exhausted(job)) /* a worker may leave a job that still has work */
-        queue_unlink(pool, job);
-    job_report(job, turn);
-    if (job->future) {
-        atomic_fetch_sub_explicit(&job->attached, 1, memory_order_relaxed);
-        return job_try_complete(pool, job);
-    }
-    if (job_leave(job))
-        pthread_cond_broadcast(&pool->join_cv);
-    return NULL;
-}
-
 /* Wake up to `want` sleeping workers, after work was made visible to them
  * by a sequentially consistent write (the offer's CAS, queue_link's count).
  * That write comes before this load, a sleeping worker's raise of
@@ -909,6 +897,46 @@ static void wake_workers(pool_t *pool, size_t want)
         want = nsleeping;
     if (want > 0)
         pool__parking_wake(&pool->parking, want < INT_MAX ? (int)want : INT_MAX);
+}
+
+/*
+ * A worker that leaves an offered call for the async lane has spent the
+ * offer: it takes each offer once (see offer_seen), so it would not come
+ * back, and each such leave would cost the call a helper for the rest of
+ * its run. While items are left to steal, the call goes on the queue
+ * instead, where that worker and others find it again as they alternate
+ * between the lanes, as they do for a queued call (lock held, the leaving
+ * helper still attached, so the caller has not returned). Whoever attaches
+ * there gets no slot of its own: the offer's takers own theirs by their
+ * count, and a slot has one owner (its republish is a plain store). The
+ * caller takes it off once its helpers are gone (job_requeue_end).
+ */
+static void job_requeue(pool_t *pool, struct pool__job *job)
+{
+    if (job->linked || job->requeue_closed || !job_slots_open(job))
+        return;
+    job->slots_given = job->nslots; /* steal only */
+    pool__store_relaxed(&job->requeued, true);
+    queue_link(pool, job);
+    wake_workers(pool, 1);
+}
+
+/* Detach a helper from `job` (lock held). Returns a future to finish. */
+static struct pool_future *job_detach(pool_t *pool, struct pool__job *job,
+                                      struct pool__turn turn)
+{
+    if (job_exhausted(job)) /* a worker may leave a job that still has work */
+        queue_unlink(pool, job);
+    else if (turn.left && job->offered)
+        job_requeue(pool, job);
+    job_report(job, turn);
+    if (job->future) {
+        atomic_fetch_sub_explicit(&job->attached, 1, memory_order_relaxed);
+        return job_try_complete(pool, job);
+    }
+    if (job_leave(job))
+        pthread_cond_broadcast(&pool->join_cv);
+    return NULL;
 }
 
 /* ---- the caller's side ------------------------------------------------- */
@@ -1133,6 +1161,25 @@ static void job_join(pool_t *pool, struct pool__job *job)
     pool__acct_switch(acct);
 }
 
+/* Take a requeued offered call off the queue for good, once the helpers
+ * counted so far are gone, and wait for any that attached there
+ * meanwhile. Its helpers' leaves, each after any requeue of theirs, made
+ * `requeued` visible to the caller's acquire of their count; a requeue
+ * needs an attached helper, and once closed there is none. */
+static void job_requeue_end(pool_t *pool, struct pool__job *job)
+{
+    unsigned was = lock_pool(pool);
+    queue_unlink(pool, job);
+    job->requeue_closed = true;
+    /* A join that slept left its flag: clear it, the count read whole. */
+    size_t cur = atomic_fetch_and_explicit(&job->attached, ~POOL__JOIN_WAITING,
+                                           memory_order_acquire);
+    size_t attached = (cur & ~POOL__JOIN_WAITING) + job->offer_count;
+    unlock_pool(pool, was);
+    if (attached != 0)
+        job_join(pool, job);
+}
+
 static int job_run_parallel(pool_t *pool, struct pool__job *job)
 {
     struct pool__turn turn = { 0, POOL_NO_INDEX, POOL_NO_INDEX, false, false, 0, 0 };
@@ -1190,6 +1237,8 @@ static int job_run_parallel(pool_t *pool, struct pool__job *job)
 
     if (attached != 0)
         job_join(pool, job);
+    if (pool__load_relaxed(&job->requeued))
+        job_requeue_end(pool, job);
     /* A helper that left for the other lane may have left items in its
      * slot that the caller's last look missed (they were in flight, stolen
      * and not yet republished): every helper gone, run them here. */
@@ -1231,6 +1280,8 @@ void pool__job_prepare(pool_t *pool, struct pool__job *job)
     job->withdrawn = false;
     job->offer_count = 0;
     job->helper_left = false;
+    atomic_init(&job->requeued, false);
+    job->requeue_closed = false;
     job->parent = NULL;
     atomic_init(&job->attached, 0);
     atomic_init(&job->next, 0);
@@ -1570,8 +1621,9 @@ void pool__worker_loop(pool_t *pool)
         struct pool__job *job = may_offer ? offer_take(pool, &stale, &slot, &taken) : NULL;
         if (job) {
             /* Spent for this worker, also when it leaves the call for the
-             * async lane with items left (the others run them): a worker
-             * takes each offer once, so its count stays below 32. */
+             * async lane with items left (it comes back through the queue,
+             * see job_requeue): a worker takes each offer once, so its
+             * count stays below 32. */
             stale = taken;
             if (!worker_turn(pool, job, slot, &stale)) {
                 may_offer = false; /* it left for the async lane: go there */

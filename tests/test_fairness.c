@@ -439,6 +439,104 @@ static void a_long_async_loop_does_not_keep_workers_from_an_offered_call(void **
     tu_latch_destroy(&o.async_started);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A worker that leaves an offered call comes back to it                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct comeback {
+    pool_t *pool;
+    pthread_t caller;
+    tu_latch helped_before; /* items run off the caller before the task ran */
+    tu_latch submitted;     /* the task is queued */
+    tu_latch task_ran;
+    tu_latch helped_after;  /* items run off the caller after the task ran */
+    atomic_uint waits_timed_out;
+    atomic_uint *item_runs;
+    pool_future_t *task;
+    int submit_rc;
+} comeback;
+
+static int comeback_task(void *ctx)
+{
+    tu_latch_add(&((comeback *)ctx)->task_ran, 1);
+    return 0;
+}
+
+static void comeback_wait(comeback *c, tu_latch *l)
+{
+    if (tu_latch_wait(l, 1, TU_WAIT_NS) != 0)
+        tu_bump(&c->waits_timed_out);
+}
+
+/*
+ * The worker's items wait until the task is queued, so that it sees the
+ * async lane busy after its chunk and leaves. The caller's first item
+ * queues the task once the worker is in the call, then waits for the task
+ * and for one more item run off the caller: only the worker, back from the
+ * task, can run it.
+ */
+static int comeback_item(void *ctx, size_t i)
+{
+    comeback *c = ctx;
+
+    tu_bump(&c->item_runs[i]);
+    if (!pthread_equal(pthread_self(), c->caller)) {
+        if (tu_latch_get(&c->task_ran) == 0) {
+            tu_latch_add(&c->helped_before, 1);
+            comeback_wait(c, &c->submitted);
+        } else {
+            tu_latch_add(&c->helped_after, 1);
+        }
+    } else if (i == 0) {
+        comeback_wait(c, &c->helped_before);
+        c->submit_rc = pool_submit(c->pool, comeback_task, c, NULL, &c->task);
+        tu_latch_add(&c->submitted, 1);
+        comeback_wait(c, &c->task_ran);
+        comeback_wait(c, &c->helped_after);
+    }
+    return 0;
+}
+
+/*
+ * A pool of 2: its one worker takes a blocking call from the offer, then
+ * leaves it between chunks for a task queued meanwhile. A worker takes each
+ * offer once, so the call is put on the queue for it to come back to: the
+ * caller's first item waits until the worker has run one of its items after
+ * the task (before, none came: the call ran on its caller alone from the
+ * leave on, and that wait ran out).
+ */
+static void a_worker_that_leaves_an_offered_call_for_a_task_comes_back_to_it(void **state)
+{
+    comeback c;
+    pool_t *pool = tu_pool_open(2);
+
+    (void)state;
+    tu_where("pool_create(2): pool_for of 256 items, a task submitted from its item 0");
+    c.pool = pool;
+    c.caller = pthread_self();
+    tu_latch_init(&c.helped_before);
+    tu_latch_init(&c.submitted);
+    tu_latch_init(&c.task_ran);
+    tu_latch_init(&c.helped_after);
+    atomic_init(&c.waits_timed_out, 0);
+    c.item_runs = tu_counts_new(256);
+    c.task = NULL;
+    c.submit_rc = -1;
+    TU_ASSERT_EQ(pool_for(pool, 256, comeback_item, &c), 0);
+    TU_ASSERT_EQ(c.submit_rc, 0);
+    TU_ASSERT_EQ(pool_future_wait(c.task, POOL_FOREVER), 0);
+    pool_future_free(c.task);
+    pool_destroy(pool);
+    TU_ASSERT_EQ(atomic_load(&c.waits_timed_out), 0);
+    TU_ASSERT_TRUE(tu_latch_get(&c.helped_after) > 0);
+    tu_assert_counts(c.item_runs, 0, 256, 1, "item of the blocking call");
+    tu_free(c.item_runs);
+    tu_latch_destroy(&c.helped_after);
+    tu_latch_destroy(&c.task_ran);
+    tu_latch_destroy(&c.submitted);
+    tu_latch_destroy(&c.helped_before);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +544,7 @@ int main(int argc, char **argv)
         TU_TEST(back_to_back_blocking_calls_do_not_starve_submitted_tasks),
         TU_TEST(one_long_blocking_call_does_not_starve_submitted_tasks),
         TU_TEST(a_long_async_loop_does_not_keep_workers_from_an_offered_call),
+        TU_TEST(a_worker_that_leaves_an_offered_call_for_a_task_comes_back_to_it),
     };
 
     return TU_RUN(tests, argc, argv);
