@@ -56,8 +56,8 @@ run_build() { # name cc sanitize [cmake options...]
 
 # Every unit test once under valgrind memcheck, two at a time. Zero reports
 # is the bar (valgrind's own exit code); the stress test runs its short mode
-# (1 s). Skipped: test_fairness, which asserts scheduling order (how much of
-# a task queue ran before a map returned): valgrind runs one thread at a time
+# (1 s). Skipped: test_fairness, which asserts scheduling order (how many
+# queued tasks started before a worker joined a map): valgrind runs one thread at a time
 # with its own scheduler, so that order is valgrind's; the same calls' memory
 # behaviour is covered by the other tests. test_mpi runs under mpiexec only.
 run_valgrind() { # build dir

@@ -146,7 +146,8 @@ typedef struct leave_run {
     pool_t *pool;
     pthread_t caller;
     atomic_uint *counts;
-    atomic_uint submitted; /* set by the first item run off the caller */
+    atomic_uint submitting; /* claimed by the first item run off the caller */
+    atomic_uint submitted;  /* set by it once the tasks are queued */
     atomic_uint submit_errors;
     atomic_uint task_runs;
     pool_future_t *futures[LEAVE_TASKS];
@@ -162,16 +163,25 @@ static int leave_task(void *ctx)
 }
 
 /* The first item a worker runs queues async tasks: the worker then leaves
- * the call between two chunks, with items left in its share. */
+ * the call between two chunks, with items left in its share. The caller's
+ * item 0 waits for that (up to TU_WAIT_NS), so that every rep has it. */
 static int leave_item(void *ctx, size_t i)
 {
     leave_run *r = ctx;
 
     tu_bump(&r->counts[i]);
-    if (!pthread_equal(pthread_self(), r->caller) && atomic_exchange(&r->submitted, 1) == 0)
-        for (size_t k = 0; k < LEAVE_TASKS; k++)
-            if (pool_submit(r->pool, leave_task, r, NULL, &r->futures[k]) != 0)
-                tu_bump(&r->submit_errors);
+    if (!pthread_equal(pthread_self(), r->caller)) {
+        if (atomic_exchange(&r->submitting, 1) == 0) {
+            for (size_t k = 0; k < LEAVE_TASKS; k++)
+                if (pool_submit(r->pool, leave_task, r, NULL, &r->futures[k]) != 0)
+                    tu_bump(&r->submit_errors);
+            atomic_store(&r->submitted, 1);
+        }
+    } else if (i == 0) {
+        int64_t deadline = tu_now_ns() + TU_WAIT_NS;
+        while (atomic_load(&r->submitted) == 0 && tu_now_ns() < deadline)
+            tu_sleep_ns(20000);
+    }
     tu_spin_ns(1000);
     return 0;
 }
@@ -188,6 +198,7 @@ static void a_helper_leaving_for_async_work_leaves_no_item_unrun(void **state)
         for (size_t rep = 0; rep < 10 * tu_scale(); rep++) {
             tu_where("pool of %zu, rep %zu", pools[p], rep);
             r->caller = pthread_self();
+            atomic_init(&r->submitting, 0);
             atomic_init(&r->submitted, 0);
             atomic_init(&r->submit_errors, 0);
             atomic_init(&r->task_runs, 0);
@@ -197,12 +208,11 @@ static void a_helper_leaving_for_async_work_leaves_no_item_unrun(void **state)
             TU_ASSERT_EQ(pool_for(r->pool, LEAVE_N, leave_item, r), 0);
             tu_assert_counts(r->counts, 0, LEAVE_N, 1, "item");
             TU_ASSERT_EQ(atomic_load(&r->submit_errors), 0);
-            if (atomic_load(&r->submitted)) {
-                TU_ASSERT_EQ(pool_wait_all(r->futures, LEAVE_TASKS, POOL_FOREVER), 0);
-                TU_ASSERT_EQ(atomic_load(&r->task_runs), LEAVE_TASKS);
-                for (size_t k = 0; k < LEAVE_TASKS; k++)
-                    pool_future_free(r->futures[k]);
-            }
+            TU_ASSERT_EQ(atomic_load(&r->submitted), 1);
+            TU_ASSERT_EQ(pool_wait_all(r->futures, LEAVE_TASKS, POOL_FOREVER), 0);
+            TU_ASSERT_EQ(atomic_load(&r->task_runs), LEAVE_TASKS);
+            for (size_t k = 0; k < LEAVE_TASKS; k++)
+                pool_future_free(r->futures[k]);
         }
         pool_destroy(r->pool);
     }
