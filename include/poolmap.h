@@ -148,7 +148,10 @@ typedef struct pool pool_t;
  * Returns the pool, or NULL with errno set and nothing leaked (workers that
  * did start are joined):
  *   EINVAL   nthreads > POOL_MAX_THREADS
- *   ENOMEM   out of memory (or the fork handler could not be registered)
+ *   ENOMEM   out of memory, or the fork handler could not be registered:
+ *            it is registered once per process, at the first pool_create,
+ *            and if that fails every later pool_create fails likewise (a
+ *            NULL pool still runs loops serially)
  *   EAGAIN   a worker thread could not be created, or a lock or condition
  *            variable for want of a resource other than memory
  * Thread safety: may be called from any thread.

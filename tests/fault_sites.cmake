@@ -1,6 +1,7 @@
 cmake_minimum_required(VERSION 3.16)
-# Checks that test_faults wraps every function the library calls that can
-# fail for want of a resource (memory, threads, fds, sync objects): lists the
+# Checks that test_faults (test_atfork for pthread_atfork) wraps every
+# function the library calls that can fail for want of a resource (memory,
+# threads, fds, sync objects, fork handlers): lists the
 # undefined symbols of the static library and compares them with WRAPPED.
 # Usage: cmake -DNM=nm -DLIB=libpoolmap.a -DWRAPPED=malloc,calloc,... -P fault_sites.cmake
 set(_resource_fns
@@ -10,7 +11,7 @@ set(_resource_fns
   timerfd_create signalfd epoll_create epoll_create1 fopen tmpfile
   pthread_mutex_init pthread_cond_init pthread_condattr_init pthread_condattr_setclock
   pthread_mutexattr_init pthread_rwlock_init pthread_spin_init pthread_barrier_init
-  pthread_key_create pthread_attr_init sem_init)
+  pthread_key_create pthread_attr_init sem_init pthread_atfork)
 execute_process(COMMAND ${NM} -u ${LIB} OUTPUT_VARIABLE _out RESULT_VARIABLE _rc)
 if(NOT _rc EQUAL 0)
   message(FATAL_ERROR "${NM} -u ${LIB} failed")
