@@ -386,8 +386,10 @@ POOL_API int pool_map_unzip(pool_t *pool, pool_map_fn fn, void *ctx,
  * does), so waiting on a future from inside a callback of the same pool
  * cannot deadlock, even on a pool of 1 or 2. pool_wait_any and
  * pool_future_next do so only when called from a callback of that pool
- * (elsewhere they would hold up "first completed", or the first chunk). A
- * finite timeout never runs items, so it is honoured.
+ * (elsewhere they would hold up "first completed", or the first chunk);
+ * there pool_wait_any runs its futures' items one future after another,
+ * in array order, until one is done. A finite timeout never runs items,
+ * so it is honoured.
  */
 
 typedef struct pool_future pool_future_t;

@@ -464,21 +464,19 @@ int pool_wait_any(pool_future_t *const *futures, size_t n, int64_t timeout_ns, s
         deadline = deadline_after(timeout_ns);
         dl = &deadline;
     } else {
-        /* Waiting forever from inside a callback: help the first future
-         * of this thread's pool that is not done (its unclaimed items, if
-         * any), or the wait could deadlock. Anywhere else, only wait:
-         * helping would run one future to its end and miss the first to
-         * complete. */
+        /* Waiting forever from inside a callback: run the unclaimed items
+         * of the futures of this thread's pools, one future after another
+         * while none is done, or the wait could deadlock (a future all
+         * claimed may be waiting for a later one that only this thread is
+         * free to run). Anywhere else, only wait: helping would run one
+         * future to its end and miss the first to complete. */
         for (size_t i = 0; i < n && !any_done(futures, n, index, false); i++) {
             pool_t *pool = future_enter_pool(futures[i]);
             if (pool == NULL)
                 continue;
-            bool help = pool__running_on(pool);
-            if (help)
+            if (pool__running_on(pool))
                 pool__help(pool, &futures[i]->job);
             pool__call_end(pool);
-            if (help)
-                break;
         }
     }
 

@@ -614,6 +614,91 @@ static void poll_over_several_fds_reports_exactly_the_done_futures(void **state)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* pool_wait_any from a callback                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct anyhelp {
+    pool_t *pool;
+    tu_latch blocker_started;
+    tu_latch second_done;    /* the second future's task has run */
+    atomic_uint blocker_timed_out;
+    pool_future_t *futs[2];
+    int submit_rc, wait_rc;
+    size_t index;
+} anyhelp;
+
+/* The first future: holds the pool's only worker until the second has run. */
+static int anyhelp_blocker(void *ctx)
+{
+    anyhelp *a = ctx;
+
+    tu_latch_add(&a->blocker_started, 1);
+    if (tu_latch_wait(&a->second_done, 1, TU_WAIT_NS) != 0)
+        tu_bump(&a->blocker_timed_out);
+    return 0;
+}
+
+static int anyhelp_second(void *ctx)
+{
+    tu_latch_add(&((anyhelp *)ctx)->second_done, 1);
+    return 0;
+}
+
+/* An item of a blocking call, on the caller: submit the second future and
+ * wait for either. */
+static int anyhelp_item(void *ctx, size_t i)
+{
+    anyhelp *a = ctx;
+
+    (void)i;
+    a->submit_rc = pool_submit(a->pool, anyhelp_second, a, NULL, &a->futs[1]);
+    if (a->submit_rc == 0)
+        a->wait_rc = pool_wait_any(a->futs, 2, POOL_FOREVER, &a->index);
+    return 0;
+}
+
+/*
+ * A pool of 2: its worker runs the first future's task, which waits for the
+ * second future; an item on the caller submits the second and waits for
+ * either, forever. Nothing but the waiting thread can run the second: the
+ * wait must help it although the first, all claimed, is not done (it
+ * helped only the first not-done future, and waited until the first task
+ * gave up after TU_WAIT_NS).
+ */
+static void wait_any_in_a_callback_helps_a_later_future_when_the_first_is_all_claimed(
+    void **state)
+{
+    anyhelp a;
+    pool_t *pool = tu_pool_open(2);
+
+    (void)state;
+    tu_where("pool_create(2), pool_wait_any in an item of pool_for");
+    a.pool = pool;
+    tu_latch_init(&a.blocker_started);
+    tu_latch_init(&a.second_done);
+    atomic_init(&a.blocker_timed_out, 0);
+    a.futs[1] = NULL;
+    a.submit_rc = a.wait_rc = -1;
+    a.index = SIZE_MAX;
+    TU_ASSERT_EQ(pool_submit(pool, anyhelp_blocker, &a, NULL, &a.futs[0]), 0);
+    TU_ASSERT_EQ(tu_latch_wait(&a.blocker_started, 1, TU_WAIT_NS), 0);
+    TU_ASSERT_EQ(pool_for(pool, 1, anyhelp_item, &a), 0);
+    TU_ASSERT_EQ(a.submit_rc, 0);
+    TU_ASSERT_EQ(a.wait_rc, 0);
+    /* Either may be the done one it reports: the first ends as soon as the
+     * second has run. */
+    TU_ASSERT_TRUE(a.index < 2);
+    TU_ASSERT_EQ(pool_wait_all(a.futs, 2, POOL_FOREVER), 0);
+    /* The second ran while the first still waited for it. */
+    TU_ASSERT_EQ(atomic_load(&a.blocker_timed_out), 0);
+    pool_future_free(a.futs[0]);
+    pool_future_free(a.futs[1]);
+    pool_destroy(pool);
+    tu_latch_destroy(&a.second_done);
+    tu_latch_destroy(&a.blocker_started);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -621,6 +706,7 @@ int main(int argc, char **argv)
         TU_TEST(wait_any_returns_index_of_the_one_released_first),
         TU_TEST(wait_any_and_wait_all_mix_futures_of_two_pools),
         TU_TEST(wait_any_and_wait_all_reject_bad_arguments),
+        TU_TEST(wait_any_in_a_callback_helps_a_later_future_when_the_first_is_all_claimed),
         TU_TEST(future_fd_becomes_readable_exactly_when_done),
         TU_TEST(future_fd_asked_after_completion_is_readable_at_once),
         TU_TEST(free_closes_the_fd_even_while_on_done_still_runs),
