@@ -447,7 +447,7 @@ static int pending_task(void *ctx)
  * pool_cancel_pending: the queued futures are done at once with ECANCELED
  * (failed_index 0) and never run; M finishes its running items only:
  * ECANCELED at HELD_FROM + workers. pool_destroy then returns, and on_done
- * has fired once for every future.
+ * has fired once for every future. A task submitted after the cancel runs.
  */
 static void cancel_pending_then_destroy_ends_queued_futures_and_fires_on_done(void **state)
 {
@@ -458,9 +458,9 @@ static void cancel_pending_then_destroy_ends_queued_futures_and_fires_on_done(vo
     for (p = 0; p < TU_ARRAY_LEN(specs); p++) {
         pool_t *pool = tu_pool_open(specs[p]);
         size_t nw = tu_async_workers(pool);
-        pool_future_t *tf[PENDING_TASKS], *m = NULL, *m2 = NULL;
+        pool_future_t *tf[PENDING_TASKS], *m = NULL, *m2 = NULL, *later = NULL;
         pool_async_opts opts = POOL_ASYNC_OPTS_INIT;
-        atomic_uint truns[PENDING_TASKS];
+        atomic_uint truns[PENDING_TASKS], later_runs;
         tu_latch ondone;
         tu_gate gate;
         crun r, r2;
@@ -499,9 +499,17 @@ static void cancel_pending_then_destroy_ends_queued_futures_and_fires_on_done(vo
         TU_ASSERT_EQ(pool_future_status(m2), ECANCELED);
         TU_ASSERT_EQ(pool_future_failed_index(m2), 0);
         TU_ASSERT_EQ(pool_future_done(m), 0);
+        /* A future submitted after it is not cancelled: it runs. */
+        atomic_init(&later_runs, 0);
+        TU_ASSERT_EQ(pool_submit(pool, pending_task, &later_runs, NULL, &later), 0);
 
         tu_gate_open(&gate);
         pool_destroy(pool);
+        tu_where("%s, task submitted after pool_cancel_pending", tu_pool_name(specs[p]));
+        TU_ASSERT_EQ(pool_future_wait(later, 0), 0);
+        TU_ASSERT_EQ(pool_future_status(later), 0);
+        TU_ASSERT_EQ(atomic_load(&later_runs), 1);
+        pool_future_free(later);
         TU_ASSERT_EQ(tu_latch_get(&ondone), PENDING_TASKS + 2);
         tu_where("%s, held loop", tu_pool_name(specs[p]));
         TU_ASSERT_EQ(pool_future_wait(m, 0), 0);

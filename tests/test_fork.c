@@ -4,7 +4,8 @@
  * correctly, serially, and never hangs, also when the fork happened while
  * another thread was in the middle of a call; the child can create, use and
  * destroy new pools; pool_destroy of the inherited pool returns, but from
- * a callback of that pool it aborts, as in the parent.
+ * a callback of that pool it aborts, as in the parent; a future of it
+ * not done at the fork never completes in the child.
  *
  * Also here: the run-time version matches the header.
  */
@@ -280,6 +281,59 @@ static void child_destroying_inherited_pool_from_its_callback_aborts(void **stat
     }
 }
 
+/* A task the parent holds at a gate while it forks. */
+static tu_gate held_gate;
+static pool_future_t *held_future;
+
+static int held_task(void *ctx)
+{
+    (void)ctx;
+    tu_gate_pass(&held_gate);
+    return 7;
+}
+
+/* A child whose inherited pool has a future not done at the fork: it never
+ * completes there (its task runs in the parent only), a wait for it times
+ * out, and the pool still computes and is destroyed. */
+static void child_with_a_pending_future(pool_t *inherited)
+{
+    if (pool_future_done(held_future) != 0)
+        _exit(20);
+    if (pool_future_wait(held_future, 20000000) != ETIMEDOUT)
+        _exit(21);
+    if (pool_future_done(held_future) != 0 || pool_future_progress(held_future, NULL) != 0)
+        _exit(22);
+    if (check_map(inherited) != 0)
+        _exit(23);
+    pool_destroy(inherited);
+    _exit(0);
+}
+
+static void parents_pending_future_never_completes_in_the_child(void **state)
+{
+    static const size_t sizes[] = { 1, 2, 4 };
+    (void)state;
+    SKIP_UNDER_SANITIZER();
+    for (size_t k = 0; k < TU_ARRAY_LEN(sizes); k++) {
+        tu_where("pool_create(%zu)", sizes[k]);
+        pool_t *pool = pool_create(sizes[k]);
+        assert_non_null(pool);
+        settle_before_fork(pool);
+        tu_gate_init(&held_gate);
+        TU_ASSERT_EQ(pool_submit(pool, held_task, NULL, NULL, &held_future), 0);
+        TU_ASSERT_EQ(tu_gate_await(&held_gate, 1), 0);
+        assert_child_ok(fork_and_wait(pool, child_with_a_pending_future));
+        /* In the parent it completes as usual. */
+        tu_gate_open(&held_gate);
+        TU_ASSERT_EQ(pool_future_wait(held_future, POOL_FOREVER), 0);
+        TU_ASSERT_EQ(pool_future_status(held_future), 7);
+        pool_future_free(held_future);
+        TU_ASSERT_EQ(tu_gate_timeouts(&held_gate), 0);
+        tu_gate_destroy(&held_gate);
+        pool_destroy(pool);
+    }
+}
+
 static void runtime_version_matches_header(void **state)
 {
     (void)state;
@@ -299,6 +353,7 @@ int main(int argc, char **argv)
         TU_TEST(child_uses_inherited_and_new_pools),
         TU_TEST(fork_during_calls_never_hangs_child),
         TU_TEST(child_destroying_inherited_pool_from_its_callback_aborts),
+        TU_TEST(parents_pending_future_never_completes_in_the_child),
     };
     return TU_RUN(tests, argc, argv);
 }
