@@ -203,16 +203,23 @@ static void assert_child_ok(int status)
     TU_ASSERT_EQ(WEXITSTATUS(status), 0);
 }
 
+/* A pool of n, every worker running (see settle_before_fork). */
+static pool_t *pool_to_fork(size_t n)
+{
+    tu_where("pool_create(%zu)", n);
+    pool_t *pool = pool_create(n);
+    assert_non_null(pool);
+    settle_before_fork(pool);
+    return pool;
+}
+
 static void child_uses_inherited_and_new_pools(void **state)
 {
     static const size_t sizes[] = { 1, 2, 4 };
     (void)state;
     SKIP_UNDER_SANITIZER();
     for (size_t k = 0; k < TU_ARRAY_LEN(sizes); k++) {
-        tu_where("pool_create(%zu)", sizes[k]);
-        pool_t *pool = pool_create(sizes[k]);
-        assert_non_null(pool);
-        settle_before_fork(pool);
+        pool_t *pool = pool_to_fork(sizes[k]);
         TU_ASSERT_EQ(check_map(pool), 0); /* workers have run before the fork */
         assert_child_ok(fork_and_wait(pool, child_main));
         TU_ASSERT_EQ(check_map(pool), 0); /* the parent's pool is unaffected */
@@ -267,10 +274,7 @@ static void child_destroying_inherited_pool_from_its_callback_aborts(void **stat
     (void)state;
     SKIP_UNDER_SANITIZER();
     for (size_t k = 0; k < TU_ARRAY_LEN(sizes); k++) {
-        tu_where("pool_create(%zu)", sizes[k]);
-        pool_t *pool = pool_create(sizes[k]);
-        assert_non_null(pool);
-        settle_before_fork(pool);
+        pool_t *pool = pool_to_fork(sizes[k]);
         int status = fork_and_wait(pool, child_destroys_from_callback);
         if (!WIFSIGNALED(status))
             fail_msg("%s: child exited with status %d instead of aborting", tu_where_buf(),
@@ -315,10 +319,7 @@ static void parents_pending_future_never_completes_in_the_child(void **state)
     (void)state;
     SKIP_UNDER_SANITIZER();
     for (size_t k = 0; k < TU_ARRAY_LEN(sizes); k++) {
-        tu_where("pool_create(%zu)", sizes[k]);
-        pool_t *pool = pool_create(sizes[k]);
-        assert_non_null(pool);
-        settle_before_fork(pool);
+        pool_t *pool = pool_to_fork(sizes[k]);
         tu_gate_init(&held_gate);
         TU_ASSERT_EQ(pool_submit(pool, held_task, NULL, NULL, &held_future), 0);
         TU_ASSERT_EQ(tu_gate_await(&held_gate, 1), 0);
