@@ -8,6 +8,13 @@
  * the ranks. Exits 1 when any check failed on any rank.
  *
  * Run one test by name:  mpiexec -n 3 build/tests/test_mpi failures_lowest_index_wins
+ *
+ * Faults: this file defines MPI_Comm_dup and MPI_Allreduce, which pass
+ * through to MPI's profiling entry points (PMPI_) unless a test arms a
+ * failure: the static library's calls reach them (the MPI profiling
+ * interface). Where the linker has --wrap, malloc, calloc and free are
+ * wrapped likewise (POOLMAP_TEST_MPI_ALLOC, tests/CMakeLists.txt): only
+ * this executable's and the static library's calls, not MPI's own.
  */
 #include <poolmap_mpi.h>
 
@@ -73,6 +80,61 @@ static void *xmalloc(size_t size)
     }
     return p;
 }
+
+/* ---- faults ------------------------------------------------------------ */
+
+/* Which MPI call fails (on this rank) while armed: MPI_ERR_OTHER, without
+ * calling MPI. Collective calls must fail on every rank alike, or the
+ * others would wait for this one. */
+enum { FAIL_NONE, FAIL_COMM_DUP, FAIL_ALLREDUCE };
+static int g_fail_mpi;
+
+int MPI_Comm_dup(MPI_Comm comm, MPI_Comm *newcomm)
+{
+    if (g_fail_mpi == FAIL_COMM_DUP)
+        return MPI_ERR_OTHER;
+    return PMPI_Comm_dup(comm, newcomm);
+}
+
+int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype,
+                  MPI_Op op, MPI_Comm comm)
+{
+    if (g_fail_mpi == FAIL_ALLREDUCE)
+        return MPI_ERR_OTHER;
+    return PMPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm);
+}
+
+#ifdef POOLMAP_TEST_MPI_ALLOC
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void __real_free(void *p);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void __wrap_free(void *p);
+
+static int g_fail_alloc;  /* while set, every malloc and calloc fails */
+static long g_live_alloc; /* allocations not yet freed (this rank) */
+
+void *__wrap_malloc(size_t size)
+{
+    void *p = g_fail_alloc ? NULL : __real_malloc(size);
+    g_live_alloc += p != NULL;
+    return p;
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    void *p = g_fail_alloc ? NULL : __real_calloc(n, size);
+    g_live_alloc += p != NULL;
+    return p;
+}
+
+void __wrap_free(void *p)
+{
+    g_live_alloc -= p != NULL;
+    __real_free(p);
+}
+#endif
 
 /* Deterministic randomness, the same sequence on every rank (xorshift64*). */
 static uint64_t rng_next(uint64_t *s)
@@ -1001,6 +1063,95 @@ static void one_rank_communicator(void)
     pool_destroy(pool);
 }
 
+/* An MPI call that fails on every rank: EIO everywhere, no item called,
+ * opts.failed_index POOL_NO_INDEX, nothing leaked (the buffers are freed:
+ * no transfer had begun), and the next call works. */
+static void failed_mpi_call_gives_EIO_on_every_rank(void)
+{
+    static const struct {
+        const char *name;
+        int which;
+    } faults[] = {
+        { "MPI_Comm_dup fails on every rank", FAIL_COMM_DUP },
+        { "the agreement's MPI_Allreduce fails on every rank", FAIL_ALLREDUCE },
+    };
+    enum { N = 300 };
+    uint64_t *in = inputs_new(N);
+    result *out = outputs_new(N);
+    tctx t;
+
+    tctx_init(&t, N);
+    for (size_t k = 0; k < sizeof faults / sizeof *faults; k++) {
+        pool_mpi_opts opts = POOL_MPI_OPTS_INIT;
+        where("%s", faults[k].name);
+#ifdef POOLMAP_TEST_MPI_ALLOC
+        long live = g_live_alloc;
+#endif
+        g_fail_mpi = faults[k].which;
+        int rc = pool_map_mpi(NULL, map_fn, &t, in, sizeof *in, out, sizeof *out, N,
+                              MPI_COMM_WORLD, &opts);
+        g_fail_mpi = FAIL_NONE;
+        CHECK_EQ(rc, EIO);
+        CHECK_EQ(opts.failed_index, POOL_NO_INDEX);
+#ifdef POOLMAP_TEST_MPI_ALLOC
+        CHECK_EQ(g_live_alloc, live);
+#endif
+        CHECK(untouched(out, N * sizeof *out));
+    }
+    unsigned *c = global_counts(&t);
+    for (size_t i = 0; i < N; i++)
+        CHECK_EQ(c[i], 0);
+    free(c);
+
+    where("a call after the failures");
+    int rc = pool_map_mpi(NULL, map_fn, &t, in, sizeof *in, out, sizeof *out, N,
+                          MPI_COMM_WORLD, NULL);
+    CHECK_EQ(rc, 0);
+    if (g_rank == 0)
+        for (size_t i = 0; i < N; i++)
+            CHECK(result_right(&out[i], i));
+    free(t.counts);
+    free(out);
+    free(in);
+}
+
+#ifdef POOLMAP_TEST_MPI_ALLOC
+/* A rank that cannot allocate its chunk buffers (the root its peers'
+ * table): ENOMEM on every rank, agreed before any item runs, nothing
+ * leaked on any rank. */
+static void allocation_failure_on_one_rank_gives_ENOMEM_on_every_rank(void)
+{
+    enum { N = 300 };
+    uint64_t *in = inputs_new(N);
+    result *out = outputs_new(N);
+    pool_t *pool = pool_for_rank(MIXED);
+    tctx t;
+
+    tctx_init(&t, N);
+    for (int bad = 0; bad < g_size; bad++) {
+        pool_mpi_opts opts = POOL_MPI_OPTS_INIT;
+        where("allocations fail on rank %d", bad);
+        long live = g_live_alloc;
+        g_fail_alloc = g_rank == bad;
+        int rc = pool_map_mpi(pool, map_fn, &t, in, sizeof *in, out, sizeof *out, N,
+                              MPI_COMM_WORLD, &opts);
+        g_fail_alloc = 0;
+        CHECK_EQ(rc, ENOMEM);
+        CHECK_EQ(opts.failed_index, POOL_NO_INDEX);
+        CHECK_EQ(g_live_alloc, live);
+        CHECK(untouched(out, N * sizeof *out));
+    }
+    unsigned *c = global_counts(&t);
+    for (size_t i = 0; i < N; i++)
+        CHECK_EQ(c[i], 0);
+    free(c);
+    free(t.counts);
+    pool_destroy(pool);
+    free(out);
+    free(in);
+}
+#endif
+
 /* Counts its calls (for the call after MPI_Finalize in main). */
 static int count_calls_fn(void *ctx, const void *in, void *out)
 {
@@ -1031,6 +1182,10 @@ static const struct {
     T(zero_sized_elements_get_own_pointers),
     T(chunks_are_capped_by_the_bytes_that_travel_only),
     T(one_rank_communicator),
+    T(failed_mpi_call_gives_EIO_on_every_rank),
+#ifdef POOLMAP_TEST_MPI_ALLOC
+    T(allocation_failure_on_one_rank_gives_ENOMEM_on_every_rank),
+#endif
 #undef T
 };
 
