@@ -724,9 +724,10 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
                 pool__acct_event(POOL__EV_STOLEN);
             if (!stolen) {
                 /* The hint for queue_pick (see job_exhausted); an offered
-                 * call is on the queue only once requeued, and the store
-                 * would move a line its caller waits on. */
-                if ((!job->offered || pool__load_relaxed(&job->requeued)) &&
+                 * call is on the queue only once requeued, and then only
+                 * those who came through the queue (no slot) store it:
+                 * the store moves a line its caller waits on. */
+                if ((!job->offered || (mine == NULL && pool__load_relaxed(&job->requeued))) &&
                     pool__load_relaxed(&job->next) != job->n)
                     pool__store_relaxed(&job->next, job->n);
                 break;
@@ -1171,12 +1172,16 @@ static void job_requeue_end(pool_t *pool, struct pool__job *job)
     unsigned was = lock_pool(pool);
     queue_unlink(pool, job);
     job->requeue_closed = true;
-    /* A join that slept left its flag: clear it, the count read whole. */
+    /* The offer's helpers are gone: with their count folded in, attached
+     * is the queue's attachers still there (it read below 0 before, its
+     * top bit set by the wrap, not by a sleeping join). Then clear the
+     * flag a join that slept left. */
+    atomic_fetch_add_explicit(&job->attached, job->offer_count, memory_order_relaxed);
+    job->offer_count = 0;
     size_t cur = atomic_fetch_and_explicit(&job->attached, ~POOL__JOIN_WAITING,
                                            memory_order_acquire);
-    size_t attached = (cur & ~POOL__JOIN_WAITING) + job->offer_count;
     unlock_pool(pool, was);
-    if (attached != 0)
+    if ((cur & ~POOL__JOIN_WAITING) != 0)
         job_join(pool, job);
 }
 
