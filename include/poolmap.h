@@ -387,8 +387,9 @@ POOL_API int pool_map_unzip(pool_t *pool, pool_map_fn fn, void *ctx,
  * cannot deadlock, even on a pool of 1 or 2. pool_wait_any and
  * pool_future_next do so only when called from a callback of that pool
  * (elsewhere they would hold up "first completed", or the first chunk);
- * there pool_wait_any runs its futures' items one future after another,
- * in array order, until one is done. A finite timeout never runs items,
+ * there pool_wait_any runs its futures' unclaimed items one future after
+ * another, in array order, looking between two futures whether one is
+ * done. A finite timeout never runs items,
  * so it is honoured.
  */
 
@@ -401,7 +402,8 @@ typedef int (*pool_task_fn)(void *ctx);
  * thread that completed the future (a worker, or a thread inside
  * pool_future_wait/cancel/pool_cancel_pending, or the submitter, before the
  * submitting call returns, with a NULL pool or a call of no items). It may
- * submit more work and may call pool_future_free(future). It counts as a
+ * submit more work and may call pool_future_free(future) (then nobody may
+ * wait on that future, see pool_future_free). It counts as a
  * callback of the pool: pool_destroy() of that pool from it is refused
  * (message and abort), as from any callback. */
 typedef void (*pool_done_fn)(void *arg, pool_future_t *future);
@@ -527,7 +529,9 @@ POOL_API int pool_future_fd(pool_future_t *future);
  * pool_future_free - release the handle. A future that is not done yet is
  * detached: its work goes on and its memory is released when it completes
  * (on_done still runs). NULL is a no-op. Must not be called twice, nor
- * while another thread waits on the same future.
+ * while a thread waits on the same future: an on_done that frees its
+ * future (which it may) rules out waiting on that future, also from the
+ * thread the wait may run its on_done on.
  */
 POOL_API void pool_future_free(pool_future_t *future);
 

@@ -76,7 +76,7 @@ struct pool__job {
      * waiting for its helpers finds them there (job.c, job_help_nested). */
     struct pool__job *parent;
     unsigned lane;
-    bool offered; /* on pool->offer instead of the queue */
+    bool offered; /* on pool->offer instead of the queue (until requeued) */
     /* Per-thread shares (see job.c), or NULL: items are then claimed from
      * `next`. Slot 0 is the caller's. */
     struct pool__slot *slots;
@@ -89,12 +89,15 @@ struct pool__job {
     int fail_status;
     size_t skipped_at;    /* lowest item claimed but never started */
     bool cancelled;       /* pool_future_cancel() took effect */
-    unsigned slots_given; /* slots handed to helpers so far (caller's: 0) */
+    /* Slots handed to queued helpers so far (the caller's: 0); nslots
+     * once a requeued offered call's queued helpers may only steal. */
+    unsigned slots_given;
     bool helper_left;     /* a helper left for the other lane mid-call */
     /* An offered call a helper left for the async lane with items to
      * steal: put on the queue, where workers find it again (the offer
      * they took once is spent for them). Written once, under the lock;
-     * read by the caller once its helpers are gone (job.c, job_requeue). */
+     * read by the caller once its helpers are gone, and by a helper that
+     * finds nothing left to steal (job.c, job_requeue). */
     _Atomic bool requeued;
     bool requeue_closed; /* the caller took it off for good */
 

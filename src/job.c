@@ -9,7 +9,7 @@
  *             it full) or unlink, wait until the helpers attached, those
  *             counted in job->attached and those that took the offer
  *             (job->offer_count), have all left, return.
- *   worker  : take the offer by CAS, without the lock; or under the lock
+ *   worker  : take the offer by fetch-and-add, without the lock; or under the lock
  *             pick a job from the queue (attached++) and rotate it to the
  *             tail so concurrent calls share the workers. Run chunks
  *             without the lock, then detach (attached--): from a blocking
@@ -183,9 +183,12 @@ static void queue_unlink(pool_t *pool, struct pool__job *job)
  * each, 2-core Xeon VM) read 0.9964-1.0010 of the time, lower in 112 of
  * 190 pairs: about 0.2 %.
  * The caller adds the count to job->attached only before it sleeps
- * (job_join) and otherwise waits for attached to come to minus the count;
- * helpers lower attached as they leave, so it can wrap below 0 meanwhile,
- * while nobody but the caller reads it.
+ * (job_join) or takes a requeued call off the queue (job_requeue_end),
+ * and otherwise waits for attached to come to minus the count; helpers
+ * lower attached as they leave, so it can wrap below 0 meanwhile, while
+ * only the caller reads it (helpers that attach from the queue to a
+ * requeued call add to it, an RMW; a leave's test for the last helper of
+ * a sleeping caller never matches a wrapped count, which is near 2^64).
  * Sleeping workers do not poll: after its CAS the caller reads nsleeping,
  * which a worker raises before it looks at the offer a last time and
  * sleeps, all sequentially consistent, so one of them sees the other
@@ -725,8 +728,10 @@ static struct pool__turn job_work_slots(pool_t *pool, struct pool__job *job, uns
             if (!stolen) {
                 /* The hint for queue_pick (see job_exhausted); an offered
                  * call is on the queue only once requeued, and then only
-                 * those who came through the queue (no slot) store it:
-                 * the store moves a line its caller waits on. */
+                 * threads without a slot store it (those that came
+                 * through the queue, and on pools of over 16 threads the
+                 * offer's later takers): the store moves a line its
+                 * caller waits on. */
                 if ((!job->offered || (mine == NULL && pool__load_relaxed(&job->requeued))) &&
                     pool__load_relaxed(&job->next) != job->n)
                     pool__store_relaxed(&job->next, job->n);

@@ -112,8 +112,11 @@ void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t n, size_t size);
 void __wrap_free(void *p);
 
-static int g_fail_alloc;  /* while set, every malloc and calloc fails */
-static long g_live_alloc; /* allocations not yet freed (this rank) */
+static _Atomic int g_fail_alloc; /* while set, every malloc and calloc fails */
+/* Allocations made minus frees (this rank): compared across one call only,
+ * since what the library allocates otherwise (aligned_alloc) is not
+ * counted, while its free is. */
+static _Atomic long g_live_alloc;
 
 void *__wrap_malloc(size_t size)
 {
