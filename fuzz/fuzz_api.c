@@ -679,7 +679,7 @@ static void op_unzip(rd *r)
         ncols = SIZE_MAX - pick(r, 3); /* with a NULL array: any count */
     if (!cnull)
         pick_columns(r, cols, ncols, tuple_size, n, &einval, &eovf, &toobig);
-    if ((tnull && n > 0) || (cnull && ncols > 0 && n > 0))
+    if ((tnull && n > 0 && tuple_size > 0) || (cnull && ncols > 0 && n > 0))
         einval = 1;
     if (ovf(n, tuple_size))
         eovf = 1;

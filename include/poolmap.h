@@ -310,14 +310,17 @@ typedef struct pool_column {
  * of columns; columns must not overlap the tuples or each other.
  * Columns of 64 MiB or more in all are written with non-temporal stores on
  * x86-64 (they bypass the caches, which could not hold them anyway; the
- * call returns only once they are globally visible), and columns all of
- * 8-byte members in one pass over the tuples: about a third less memory
- * traffic than cached stores. Columns of less than 8 MiB in all, all of
- * 8-byte or all of 4-byte members, are also written in one pass (with
- * cached stores: the caches keep them); others block by block, column by
- * column.
- * Errors (nothing is copied): EINVAL (tuples NULL, or columns NULL with
- * ncolumns > 0, or a dst NULL with a non-zero size, when n > 0; a column
+ * call returns only once they are globally visible): about a third less
+ * memory traffic than cached stores; columns all of 8-byte members in one
+ * pass over the tuples, except on Intel CPUs with tuples of up to 64 bytes,
+ * which take them block by block, column by column (faster there).
+ * Columns of less than 8 MiB in all, all of 8-byte or all of 4-byte
+ * members, each dst aligned to its member size, 8 columns at most, are
+ * also written in one pass (with cached stores: the caches keep them);
+ * others block by block, column by column.
+ * Errors (nothing is copied): EINVAL (tuples NULL with a non-zero
+ * tuple_size, or columns NULL with ncolumns > 0, or a dst NULL with a
+ * non-zero size, when n > 0; a column
  * with offset + size > tuple_size), EOVERFLOW (n * tuple_size or
  * n * columns[k].size overflows).
  */

@@ -453,8 +453,10 @@ static void scatter_column(const pool_column *c, const char *tuples, size_t tupl
  * read for ownership of the destination lines). See scatter_fused. */
 #define POOL__STREAM_BYTES ((size_t)64 << 20)
 
-/* The bytes of one item in all the columns (n times this fits: checked up
- * front). */
+/* The bytes of one item in all the columns. n times this fits in size_t:
+ * each column's n * size was checked up front, and the columns' arrays
+ * exist side by side without overlapping (columns may read one member
+ * twice, so the sum may exceed tuple_size). */
 static size_t columns_width(const struct pool__job *job)
 {
     size_t bytes = 0;
@@ -468,7 +470,7 @@ static bool scatter_streams(const struct pool__job *job)
 {
 #ifdef POOL__HAVE_STREAM
     size_t width = columns_width(job);
-    return width != 0 && job->n >= POOL__STREAM_BYTES / width;
+    return width != 0 && job->n > (POOL__STREAM_BYTES - 1) / width;
 #else
     (void)job;
     return false;
@@ -1130,7 +1132,9 @@ int pool_unzip(pool_t *pool, const void *tuples, size_t tuple_size, size_t n,
                const pool_column *columns, size_t ncolumns)
 {
     int rc;
-    if (tuples == NULL && n > 0)
+    /* As every array: NULL only where nothing is read (tuple_size 0 makes
+     * every column empty, see check_columns). */
+    if (tuples == NULL && n > 0 && tuple_size > 0)
         return EINVAL;
     if ((rc = check_columns(tuple_size, n, columns, ncolumns)) != 0)
         return rc;
