@@ -435,5 +435,9 @@ int pool__ensure_worker(pool_t *pool);
  * out of line, in another file than its caller, so that a test linked with
  * --wrap can widen that window at will. */
 void pool__steal_gap(void);
+/* Called as a caller starts to take its requeued call off the queue (see
+ * job.c, job_requeue_end), likewise: a test can hold it there while a
+ * helper attaches from the queue. */
+void pool__requeue_gap(void);
 
 #endif /* POOLMAP_INTERNAL_H */

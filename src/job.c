@@ -1174,6 +1174,7 @@ static void job_join(pool_t *pool, struct pool__job *job)
  * needs an attached helper, and once closed there is none. */
 static void job_requeue_end(pool_t *pool, struct pool__job *job)
 {
+    pool__requeue_gap();
     unsigned was = lock_pool(pool);
     queue_unlink(pool, job);
     job->requeue_closed = true;

@@ -102,6 +102,10 @@ void pool__steal_gap(void)
 {
 }
 
+void pool__requeue_gap(void)
+{
+}
+
 unsigned pool__cpu_read(void)
 {
 #ifdef POOL__HAVE_STREAM

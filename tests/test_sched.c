@@ -244,11 +244,22 @@ static struct {
     atomic_int submit_rc;
     pool_future_t *task;
     atomic_uint *counts;
+    atomic_int task_ran;
+    int64_t task_ns; /* the task's length */
+    /* a_caller_waits_for_a_helper_that_came_back_through_the_queue */
+    atomic_int requeue_armed; /* hold the caller in pool__requeue_gap */
+    atomic_int requeue_fired; /* it was held there */
+    atomic_int back_started;  /* the helper's first item after the task */
+    atomic_int back_done;     /* ... has returned */
+    atomic_uint waits_timed_out;
 } gap;
 
 static int gap_task(void *ctx)
 {
     (void)ctx;
+    if (gap.task_ns > 0)
+        tu_sleep_ns(gap.task_ns);
+    atomic_store(&gap.task_ran, 1);
     return 0;
 }
 
@@ -269,6 +280,48 @@ static int gap_item(void *ctx, size_t i)
 {
     (void)ctx;
     tu_bump(&gap.counts[i]);
+    if (i < GAP_N / 2)
+        tu_spin_ns(20000);
+    return 0;
+}
+
+/* Waits (TU_WAIT_NS at most) until *flag is set. */
+static void gap_await(atomic_int *flag)
+{
+    int64_t deadline = tu_now_ns() + TU_WAIT_NS;
+    while (!atomic_load(flag)) {
+        if (tu_now_ns() > deadline) {
+            tu_bump(&gap.waits_timed_out);
+            return;
+        }
+        tu_sleep_ns(100000);
+    }
+}
+
+void __real_pool__requeue_gap(void);
+void __wrap_pool__requeue_gap(void);
+
+/* The caller, about to take its requeued call off the queue, waits until
+ * the helper has come back to it from the queue and started an item. */
+void __wrap_pool__requeue_gap(void)
+{
+    __real_pool__requeue_gap();
+    if (!pthread_equal(pthread_self(), gap.caller) || !atomic_exchange(&gap.requeue_armed, 0))
+        return;
+    atomic_store(&gap.requeue_fired, 1);
+    gap_await(&gap.back_started);
+}
+
+/* gap_item, and the helper's first item after the task takes 20 ms. */
+static int requeue_item(void *ctx, size_t i)
+{
+    (void)ctx;
+    tu_bump(&gap.counts[i]);
+    if (!pthread_equal(pthread_self(), gap.caller) && atomic_load(&gap.task_ran) &&
+        !atomic_exchange(&gap.back_started, 1)) {
+        tu_sleep_ns(TU_MS(20));
+        atomic_store(&gap.back_done, 1);
+    }
     if (i < GAP_N / 2)
         tu_spin_ns(20000);
     return 0;
@@ -303,6 +356,64 @@ static void items_a_helper_leaves_behind_unseen_still_run(void **state)
     pool_future_free(gap.task);
     pool_destroy(gap.pool);
     tu_free(gap.counts);
+}
+
+/*
+ * The same helper, once it has left the offered call for the task, puts
+ * the call on the queue (items are left in its share) and comes back to it
+ * from there after the task. Its caller, its own items done and the helper
+ * gone, is held as it starts to take the call off the queue until the
+ * helper is back in an item (20 ms long): the caller must count that
+ * helper and wait for it, so pool_for returns only after that item has
+ * (without that second wait it returned 20 ms too early, the helper still
+ * in the call on the caller's stack).
+ */
+static void a_caller_waits_for_a_helper_that_came_back_through_the_queue(void **state)
+{
+    (void)state;
+    gap.counts = tu_counts_new(GAP_N);
+    gap.pool = tu_pool_open(2);
+    gap.caller = pthread_self();
+    /* Longer than the caller takes to see the helper gone: it is back from
+     * the queue only once the caller has stopped waiting for it. */
+    gap.task_ns = TU_MS(5);
+    atomic_init(&gap.fired, 0);
+    atomic_init(&gap.requeue_fired, 0);
+    atomic_init(&gap.waits_timed_out, 0);
+    for (int attempt = 0; attempt < 50 && !atomic_load(&gap.requeue_fired); attempt++) {
+        tu_where("attempt %d", attempt);
+        tu_counts_reset(gap.counts, GAP_N);
+        atomic_store(&gap.task_ran, 0);
+        atomic_store(&gap.back_started, 0);
+        atomic_store(&gap.back_done, 0);
+        atomic_store(&gap.fired, 0);
+        gap.task = NULL;
+        atomic_store(&gap.requeue_armed, 1);
+        atomic_store(&gap.armed, 1);
+        TU_ASSERT_EQ(pool_for(gap.pool, GAP_N, requeue_item, NULL), 0);
+        atomic_store(&gap.armed, 0);
+        atomic_store(&gap.requeue_armed, 0);
+        if (atomic_load(&gap.requeue_fired))
+            TU_ASSERT_EQ(atomic_load(&gap.back_done), atomic_load(&gap.back_started));
+        tu_assert_counts(gap.counts, 0, GAP_N, 1, "item");
+        if (atomic_load(&gap.fired)) {
+            TU_ASSERT_EQ(atomic_load(&gap.submit_rc), 0);
+            TU_ASSERT_EQ(pool_future_wait(gap.task, POOL_FOREVER), 0);
+            pool_future_free(gap.task);
+        }
+    }
+    if (!atomic_load(&gap.requeue_fired) && tu_under_valgrind()) {
+        pool_destroy(gap.pool); /* as above: the helper came too late */
+        tu_free(gap.counts);
+        skip();
+    }
+    TU_ASSERT_EQ(atomic_load(&gap.requeue_fired), 1);
+    TU_ASSERT_EQ(atomic_load(&gap.back_started), 1);
+    TU_ASSERT_EQ(atomic_load(&gap.back_done), 1);
+    TU_ASSERT_EQ(atomic_load(&gap.waits_timed_out), 0);
+    pool_destroy(gap.pool);
+    tu_free(gap.counts);
+    gap.task_ns = 0;
 }
 #endif
 
@@ -968,6 +1079,7 @@ int main(int argc, char **argv)
         TU_TEST(a_call_nested_in_a_busy_pool_keeps_its_items_in_one_share),
 #ifdef POOLMAP_TEST_STEAL_GAP
         TU_TEST(items_a_helper_leaves_behind_unseen_still_run),
+        TU_TEST(a_caller_waits_for_a_helper_that_came_back_through_the_queue),
 #endif
     };
 
